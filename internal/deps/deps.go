@@ -8,7 +8,7 @@ import (
 	_ "github.com/cilium/ebpf"
 	_ "github.com/gopacket/gopacket/pcapgo"
 	_ "github.com/stretchr/testify/require"
-	_ "golang.org/x/arch/x86/x86asm"
 	_ "golang.org/x/arch/arm64/arm64asm"
+	_ "golang.org/x/arch/x86/x86asm"
 	_ "golang.org/x/sys/unix"
 )
