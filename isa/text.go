@@ -16,7 +16,8 @@ import (
 //   - bpf-to-bpf call (src 1): "call pc+N" (LLVM prints "call N", the text of
 //     a helper call); kfunc call (src 2): "call kfunc N";
 //   - lddw with a pseudo source and a non-zero high word: "ld_pseudo r1, 2,
-//     V" with V the full 64-bit immediate (LLVM drops the high word);
+//     V" with V the full 64-bit immediate as an unsigned number (LLVM prints
+//     only the low word, also unsigned);
 //   - ld_ind with a non-zero immediate: "r0 = *(u32 *)skb[r1 + 4]" (LLVM
 //     drops the immediate).
 //
@@ -79,10 +80,12 @@ func (ins Instruction) appendLLVM(b *strings.Builder) {
 		case ModeIMM:
 			if ins.Src == PseudoNone {
 				fmt.Fprintf(b, "%s = %d ll", ins.Dst, ins.Imm)
-			} else if hi := uint64(ins.Imm) >> 32; hi == 0 {
-				fmt.Fprintf(b, "ld_pseudo %s, %d, %d", ins.Dst, ins.Src, int32(ins.Imm))
 			} else {
-				fmt.Fprintf(b, "ld_pseudo %s, %d, %d", ins.Dst, ins.Src, ins.Imm)
+				// LLVM prints the low word unsigned. With a non-zero high
+				// word the whole immediate is printed unsigned too, so that
+				// the two forms never overlap: a value above 2^32-1 can only
+				// mean a 64-bit immediate.
+				fmt.Fprintf(b, "ld_pseudo %s, %d, %d", ins.Dst, ins.Src, uint64(ins.Imm))
 			}
 		case ModeABS:
 			fmt.Fprintf(b, "r0 = *(%s *)skb[%d]", sizeTypes[op.Size()>>3], ins.Imm)
