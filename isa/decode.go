@@ -223,7 +223,14 @@ func (ins Instruction) aluUnused(c Class) (field, error) {
 				return fImm, nil
 			}
 		case 1:
-			if c == ClassALU64 { // addr_space_cast: imm holds the two address spaces
+			// addr_space_cast: imm holds the two address spaces. As in the
+			// kernel, only casts between address spaces 0 and 1 exist; the
+			// conformance suite refuses offset 1 with imm 0 as a plain mov
+			// with a non-zero reserved offset.
+			if c == ClassALU64 {
+				if ins.Imm != 1 && ins.Imm != 1<<16 {
+					return 0, fmt.Errorf("addr_space_cast converts between address spaces 0 and 1 only (imm 0x1 or 0x10000), not %#x", ins.Imm)
+				}
 				return 0, nil
 			}
 		}
