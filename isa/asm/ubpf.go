@@ -209,8 +209,8 @@ func (p *parser) ubpf() (item, error) {
 			return it, err
 		}
 		ins.Opcode = isa.ALUOpcode(class, op, isa.SourceK)
-		if strings.HasPrefix(m, "s") {
-			ins.Offset = 1 // sdiv, smod
+		if strings.HasPrefix(m, "sdiv") || strings.HasPrefix(m, "smod") {
+			ins.Offset = 1
 		}
 		if ins.Dst, err = ops[0].reg(); err != nil {
 			return it, err
