@@ -282,12 +282,18 @@ func (p *parser) llvmLdPseudo() (isa.Instruction, error) {
 	if err := p.expect(","); err != nil {
 		return isa.Instruction{}, err
 	}
-	v, err := p.imm64()
+	t, neg, mag, hex, err := p.number()
 	if err != nil {
 		return isa.Instruction{}, err
 	}
-	if v >= -1<<31 && v < 0 {
-		v = int64(uint32(v))
+	v := int64(mag)
+	switch {
+	case neg && mag <= 1<<31:
+		v = int64(uint32(-v)) // a negative low word: the high word stays 0
+	case neg && mag <= 1<<63:
+		v = -v
+	case neg:
+		return isa.Instruction{}, p.errf(t, "immediate %s does not fit in 64 bits", numText(neg, mag, hex))
 	}
 	return isa.Instruction{Opcode: isa.OpLDDW, Dst: dst, Src: isa.Register(src), Imm: v}, nil
 }
