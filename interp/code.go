@@ -1,0 +1,137 @@
+// Package interp is the reference engine: it runs vm.Programs instruction by
+// instruction with the kernel's semantics, checking every memory access
+// against the run's region table.
+package interp
+
+import (
+	"github.com/ebpfvm/ebpfvm/isa"
+	"github.com/ebpfvm/ebpfvm/vm"
+)
+
+// insn is the pre-decoded form the run loop executes: one per wire slot, 16
+// bytes, with lddw values resolved and the second slot of a lddw turned into
+// an instruction that faults if control ever reaches it.
+type insn struct {
+	op  uint8
+	dst uint8
+	src uint8
+	_   uint8
+	off int32 // memory offset, or branch offset (possibly rewritten, see compile)
+	imm int64
+}
+
+// Marker opcodes, all invalid in the ISA, for slots that fault when reached.
+const (
+	opLDDWHigh  = 0x00 // the second slot of a lddw
+	opInvalid   = 0xf4 // an instruction Validate rejects; imm holds its opcode
+	opFellOff   = 0xf7 // the slot after the last: control fell off the end
+	opBadTarget = 0xff // where branches out of the program are redirected
+)
+
+// code is the compiled form of one vm.Program: one insn per slot, then the
+// two sentinels opFellOff and opBadTarget. Every branch target is within the
+// array, so the run loop indexes it without bounds checks.
+type code struct {
+	prog  *vm.Program
+	insns []insn
+}
+
+func compile(p *vm.Program) *code {
+	slots := p.Slots()
+	c := &code{prog: p, insns: make([]insn, slots+2)}
+	c.insns[slots] = insn{op: opFellOff}
+	c.insns[slots+1] = insn{op: opBadTarget}
+	for i, ins := range p.Insns {
+		slot := p.SlotOf[i]
+		ci := insn{op: uint8(ins.Opcode), dst: uint8(ins.Dst), src: uint8(ins.Src), off: int32(ins.Offset), imm: ins.Imm}
+		if ins.Validate() != nil {
+			// Programs from isa.Decode are valid; an invalid one built by
+			// hand faults when it reaches the instruction.
+			ci = insn{op: opInvalid, imm: int64(ins.Opcode)}
+		} else if ins.IsLDDW() {
+			ci.imm = int64(p.Imm64[i])
+			c.insns[slot+1] = insn{op: opLDDWHigh}
+		} else if ins.IsBranch() {
+			// Redirect branches that leave the program to the opBadTarget
+			// sentinel; the slot just past the end is the opFellOff one.
+			target := int64(slot) + 1 + ins.BranchOffset()
+			if target < 0 || target > int64(slots) {
+				target = int64(slots) + 1
+			}
+			delta := target - int64(slot) - 1
+			if ins.Opcode == isa.OpJA32 {
+				ci.imm = delta
+			} else {
+				ci.off = int32(delta)
+			}
+		}
+		c.insns[slot] = ci
+	}
+	return c
+}
+
+// codeFor returns the compiled code of p: the one Prepare attached, or a
+// fresh compilation for a program reached by a tail call that was never
+// prepared (correct, only slower).
+func codeFor(p *vm.Program) *code {
+	if c, ok := p.Compiled.(*code); ok && c.prog == p {
+		return c
+	}
+	return compile(p)
+}
+
+// isa opcodes as untyped constants for the run loop's switch.
+const (
+	alu   = uint8(isa.ClassALU)
+	alu64 = uint8(isa.ClassALU64)
+	jmp   = uint8(isa.ClassJMP)
+	jmp32 = uint8(isa.ClassJMP32)
+	ldx   = uint8(isa.ClassLDX)
+	st    = uint8(isa.ClassST)
+	stx   = uint8(isa.ClassSTX)
+	ld    = uint8(isa.ClassLD)
+	k     = uint8(isa.SourceK)
+	x     = uint8(isa.SourceX)
+
+	opAdd  = uint8(isa.ALUAdd)
+	opSub  = uint8(isa.ALUSub)
+	opMul  = uint8(isa.ALUMul)
+	opDiv  = uint8(isa.ALUDiv)
+	opOr   = uint8(isa.ALUOr)
+	opAnd  = uint8(isa.ALUAnd)
+	opLsh  = uint8(isa.ALULsh)
+	opRsh  = uint8(isa.ALURsh)
+	opNeg  = uint8(isa.ALUNeg)
+	opMod  = uint8(isa.ALUMod)
+	opXor  = uint8(isa.ALUXor)
+	opMov  = uint8(isa.ALUMov)
+	opArsh = uint8(isa.ALUArsh)
+	opEnd  = uint8(isa.ALUEnd)
+
+	opJA   = uint8(isa.JumpA)
+	opJEq  = uint8(isa.JumpEq)
+	opJGT  = uint8(isa.JumpGT)
+	opJGE  = uint8(isa.JumpGE)
+	opJSet = uint8(isa.JumpSet)
+	opJNE  = uint8(isa.JumpNE)
+	opJSGT = uint8(isa.JumpSGT)
+	opJSGE = uint8(isa.JumpSGE)
+	opCall = uint8(isa.Call)
+	opExit = uint8(isa.Exit)
+	opJLT  = uint8(isa.JumpLT)
+	opJLE  = uint8(isa.JumpLE)
+	opJSLT = uint8(isa.JumpSLT)
+	opJSLE = uint8(isa.JumpSLE)
+	opJCnd = uint8(isa.JumpCond)
+
+	mem    = uint8(isa.ModeMEM)
+	memsx  = uint8(isa.ModeMEMSX)
+	modeAtomic = uint8(isa.ModeATOMIC)
+	abs    = uint8(isa.ModeABS)
+	ind    = uint8(isa.ModeIND)
+	imm    = uint8(isa.ModeIMM)
+	szB    = uint8(isa.SizeB)
+	szH    = uint8(isa.SizeH)
+	szW    = uint8(isa.SizeW)
+	szDW   = uint8(isa.SizeDW)
+)

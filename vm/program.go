@@ -1,0 +1,170 @@
+package vm
+
+import (
+	"fmt"
+
+	"github.com/ebpfvm/ebpfvm/isa"
+)
+
+// Space is the shared part of an address space: the regions of a
+// collection's maps, global data and ring buffers, which every program of the
+// collection and every run sees at the same virtual addresses, and the map
+// objects that map handles name. Build it completely before the first run; it
+// is read-only afterwards.
+type Space struct {
+	regions []Region
+	names   []string
+	maps    []any
+}
+
+// NewSpace returns an empty Space.
+func NewSpace() *Space { return &Space{} }
+
+// AddRegion adds a shared region and returns its id.
+func (s *Space) AddRegion(name string, r Region) uint32 {
+	s.regions = append(s.regions, r)
+	s.names = append(s.names, name)
+	return uint32(FirstSharedRegion + len(s.regions) - 1)
+}
+
+// AddMap registers a map object and returns its index, from which MapHandle
+// makes the pointer programs see.
+func (s *Space) AddMap(m any) int {
+	s.maps = append(s.maps, m)
+	return len(s.maps) - 1
+}
+
+// Map returns the map object behind a map handle.
+func (s *Space) Map(handle uint64) (any, bool) {
+	i, ok := MapIndex(handle)
+	if !ok || i >= len(s.maps) {
+		return nil, false
+	}
+	return s.maps[i], true
+}
+
+// Maps returns the registered map objects, by index.
+func (s *Space) Maps() []any { return s.maps }
+
+// RegionName returns the name of a shared region, or "".
+func (s *Space) RegionName(id uint32) string {
+	i := int(id) - FirstSharedRegion
+	if i < 0 || i >= len(s.names) {
+		return ""
+	}
+	return s.names[i]
+}
+
+// HelperFunc implements a helper: it receives r1 to r5 and returns r0. An
+// error stops the run with a FaultHelper (or the *Fault it returns, e.g. from
+// Machine.Slice).
+type HelperFunc func(m *Machine, r1, r2, r3, r4, r5 uint64) (uint64, error)
+
+// Program is a program ready to run: decoded instructions, lddw values
+// resolved, helpers bound. It is immutable and may be run by many
+// goroutines at once, each with its own Machine.
+type Program struct {
+	Name  string
+	Insns []isa.Instruction
+	// SlotOf is the slot index of each instruction; InsnAt the instruction
+	// index at each slot (-1 for the second slot of a lddw).
+	SlotOf []int
+	InsnAt []int
+	// Imm64 is the resolved value of each lddw, by instruction index.
+	Imm64 []uint64
+	// Helpers binds helper ids to implementations; a nil entry or an id
+	// past the end is an unknown helper.
+	Helpers []HelperFunc
+	Space   *Space
+	// Meta carries whatever the loader attaches (program type, ...), for helpers.
+	Meta any
+	// Engine data, set once by an engine that compiles the program.
+	Compiled any
+}
+
+// ProgramOptions configures NewProgram.
+type ProgramOptions struct {
+	Name    string
+	Helpers []HelperFunc
+	Space   *Space
+	// Resolve returns the value of a lddw with a pseudo source other than
+	// PseudoFunc (which NewProgram resolves itself): map pointers, map value
+	// addresses, ... index is the instruction index.
+	Resolve func(ins isa.Instruction, index int) (uint64, error)
+	Meta    any
+}
+
+// ProgramError reports a program that cannot be prepared for running.
+type ProgramError struct {
+	Insn   int // slot index
+	Reason string
+}
+
+func (e *ProgramError) Error() string { return fmt.Sprintf("insn %d: %s", e.Insn, e.Reason) }
+
+// NewProgram prepares decoded instructions for running. It checks only what
+// running requires (lddw values resolvable); everything else is checked at
+// run time, or by the verifier beforehand.
+func NewProgram(insns []isa.Instruction, opts ProgramOptions) (*Program, error) {
+	if len(insns) == 0 {
+		return nil, &ProgramError{Insn: 0, Reason: "empty program"}
+	}
+	space := opts.Space
+	if space == nil {
+		space = NewSpace()
+	}
+	p := &Program{
+		Name:    opts.Name,
+		Insns:   insns,
+		SlotOf:  make([]int, len(insns)),
+		Imm64:   make([]uint64, len(insns)),
+		Helpers: opts.Helpers,
+		Space:   space,
+		Meta:    opts.Meta,
+	}
+	slot := 0
+	for i, ins := range insns {
+		p.SlotOf[i] = slot
+		p.InsnAt = append(p.InsnAt, i)
+		if ins.IsLDDW() {
+			p.InsnAt = append(p.InsnAt, -1)
+		}
+		slot += ins.Slots()
+	}
+	for i, ins := range insns {
+		if !ins.IsLDDW() {
+			continue
+		}
+		switch ins.Src {
+		case isa.PseudoNone:
+			p.Imm64[i] = uint64(ins.Imm)
+		case isa.PseudoFunc:
+			target := p.SlotOf[i] + 1 + int(int32(ins.Imm))
+			if target < 0 || target >= len(p.InsnAt) || p.InsnAt[target] < 0 {
+				return nil, &ProgramError{Insn: p.SlotOf[i], Reason: fmt.Sprintf("function pointer to slot %d is outside the program", target)}
+			}
+			p.Imm64[i] = FuncAddr(target)
+		default:
+			if opts.Resolve == nil {
+				return nil, &ProgramError{Insn: p.SlotOf[i], Reason: fmt.Sprintf("lddw with pseudo source %d needs a loader to resolve it", ins.Src)}
+			}
+			v, err := opts.Resolve(ins, i)
+			if err != nil {
+				return nil, &ProgramError{Insn: p.SlotOf[i], Reason: err.Error()}
+			}
+			p.Imm64[i] = v
+		}
+	}
+	return p, nil
+}
+
+// Slots is the length of the program in wire slots.
+func (p *Program) Slots() int { return len(p.InsnAt) }
+
+// Helper returns the implementation of helper id, or nil.
+func (p *Program) Helper(id int64) HelperFunc {
+	if id < 0 || id >= int64(len(p.Helpers)) {
+		return nil
+	}
+	return p.Helpers[id]
+}
