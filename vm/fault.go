@@ -7,17 +7,17 @@ type FaultKind uint8
 
 // Fault kinds.
 const (
-	FaultOutOfBounds    FaultKind = iota + 1 // the access is outside its region, or the region does not exist
-	FaultNull                                // the address is in region 0 (NULL or a small integer)
-	FaultNotWritable                         // a store, atomic or helper write into a read-only region
-	FaultMisaligned                          // an atomic operation on an address that is not naturally aligned
-	FaultBudget                              // the instruction budget is exhausted
-	FaultCancelled                           // the run's context was cancelled
-	FaultCallDepth                           // a bpf-to-bpf call beyond MaxCallFrames
-	FaultBadJump                             // control left the program or landed inside a lddw
-	FaultBadCall                             // a call to an unknown helper or an invalid callx target
-	FaultHelper                              // a helper returned an error
-	FaultInvalidInsn                         // an instruction the engine cannot execute
+	FaultOutOfBounds FaultKind = iota + 1 // the access is outside its region, or the region does not exist
+	FaultNull                             // the address is in region 0 (NULL or a small integer)
+	FaultNotWritable                      // a store, atomic or helper write into a read-only region
+	FaultMisaligned                       // an atomic operation on an address that is not naturally aligned
+	FaultBudget                           // the instruction budget is exhausted
+	FaultCancelled                        // the run's context was cancelled
+	FaultCallDepth                        // a bpf-to-bpf call beyond MaxCallFrames
+	FaultBadJump                          // control left the program or landed inside a lddw
+	FaultBadCall                          // a call to an unknown helper or an invalid callx target
+	FaultHelper                           // a helper returned an error
+	FaultInvalidInsn                      // an instruction the engine cannot execute
 )
 
 var faultKindNames = map[FaultKind]string{
