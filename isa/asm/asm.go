@@ -10,6 +10,7 @@
 //     "jsgt32 %r1, 5, label", "stxw [%r10-4], %r1", "lock fetch add [%r1+0], %r2".
 //
 // Both syntaxes share labels ("name:", also on the line of an instruction),
+// the slot numbers that isa.Listing puts in front of each line ("12: "),
 // comments ("#", "//" or ";" to the end of the line) and numbers (decimal or
 // 0x-hexadecimal, optionally negative). Jump targets are labels or signed
 // slot offsets; as in the conformance suite's assembler, "exit" names the
@@ -96,6 +97,12 @@ func (a *assembler) line(n int, text string) error {
 	toks, bad := lex(stripComment(text))
 	if bad != 0 {
 		return a.errorf(n, bad, "unexpected character %q", text[bad-1])
+	}
+	// A slot number as isa.Listing prints it ("12: r0 = 1"), so that a
+	// listing assembles back; the number itself is not checked, so that
+	// edited listings still assemble.
+	if len(toks) >= 2 && toks[0].kind == tokNum && toks[1].text == ":" {
+		toks = toks[2:]
 	}
 	// Leading labels.
 	for len(toks) >= 2 && toks[0].kind == tokIdent && toks[1].text == ":" {

@@ -303,6 +303,9 @@ func (p *parser) llvmAssign() (isa.Instruction, error) {
 	dt := p.peek()
 	dst, w32, err := p.reg()
 	if err != nil {
+		if looksLikeRegister(dt.text) {
+			return isa.Instruction{}, err
+		}
 		return isa.Instruction{}, p.errf(dt, "unknown instruction %s", describe(dt))
 	}
 	class := isa.ClassALU64
