@@ -217,7 +217,7 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 			size := accessSize(op)
 			p := translate(s.regions, regs[ins.src&15]+uint64(int64(ins.off)), size)
 			if p == nil {
-				return 0, s.memFault(ins, pc, n+uint64(pc-start)+1)
+				goto slow // a fault, or a context access
 			}
 			d := &regs[ins.dst&15]
 			switch op {
@@ -243,7 +243,7 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 			size := accessSize(op)
 			p := translateW(s.regions, regs[ins.dst&15]+uint64(int64(ins.off)), size)
 			if p == nil {
-				return 0, s.memFault(ins, pc, n+uint64(pc-start)+1)
+				goto slow // a fault, or a context access
 			}
 			v := uint64(ins.imm)
 			if cls == stx {
@@ -403,6 +403,16 @@ func (s *state) slow(ins *insn) error {
 	case alu64 | opMov | x: // addr_space_cast (the hot loop runs the other moves)
 		return s.fault(vm.FaultInvalidInsn, "addr_space_cast needs an arena map, which ebpfvm does not support")
 
+	case ldx | mem | szB, ldx | mem | szH, ldx | mem | szW, ldx | mem | szDW,
+		ldx | memsx | szB, ldx | memsx | szH, ldx | memsx | szW,
+		st | mem | szB, st | mem | szH, st | mem | szW, st | mem | szDW,
+		stx | mem | szB, stx | mem | szH, stx | mem | szW, stx | mem | szDW:
+		if err := s.contextAccess(ins); err != nil {
+			return err
+		}
+		s.pc = pc + 1
+		return nil
+
 	case stx | modeAtomic | szW, stx | modeAtomic | szDW:
 		if err := s.atomic(ins); err != nil {
 			return err
@@ -526,7 +536,11 @@ func (s *state) call(ins *insn) error {
 	if err != nil {
 		return helperFault(m, pc, err)
 	}
-	regs[0] = v
+	if m.PreserveR0 {
+		m.PreserveR0 = false
+	} else {
+		regs[0] = v
+	}
 	if t := m.TailCallTarget; t != nil {
 		// The target replaces the current function: same frame, r1 still
 		// the context, a fresh stack.
@@ -599,6 +613,45 @@ func (s *state) legacyLoad(ins *insn) bool {
 		s.regs[0] = uint64(bits.ReverseBytes32(uint32(load32(p))))
 	}
 	return true
+}
+
+// contextAccess runs a load or store the hot loop could not translate: one
+// into the context goes to the program type's accessor, anything else faults.
+func (s *state) contextAccess(ins *insn) error {
+	m := s.m
+	cls := ins.op & 0x07
+	base := ins.dst
+	if cls == ldx {
+		base = ins.src
+	}
+	addr := s.regs[base&15] + uint64(int64(ins.off))
+	size := accessSize(ins.op)
+	if region, off := vm.SplitAddr(addr); region != vm.RegionContext || m.Context == nil {
+		return s.memFault(ins, s.pc, s.n)
+	} else if cls == ldx {
+		m.PC = s.pc
+		v, err := m.Context.LoadContext(m, off, int(size))
+		if err != nil {
+			m.Executed = s.n
+			return err
+		}
+		if ins.op&0xe0 == memsx {
+			shift := 64 - 8*size
+			v = uint64(int64(v<<shift) >> shift)
+		}
+		s.regs[ins.dst&15] = v
+	} else {
+		v := uint64(ins.imm)
+		if cls == stx {
+			v = s.regs[ins.src&15]
+		}
+		m.PC = s.pc
+		if err := m.Context.StoreContext(m, off, int(size), v); err != nil {
+			m.Executed = s.n
+			return err
+		}
+	}
+	return nil
 }
 
 // memFault builds the fault of the failed access of a load, store or atomic.

@@ -10,6 +10,18 @@ import (
 // DefaultBudget is the instruction budget of a run when none is set.
 const DefaultBudget = 1_000_000_000
 
+// ContextAccessor emulates the loads and stores a program makes to its
+// context (RegionContext). Program types implement it: the kernel's context
+// structs hold 32-bit fields that stand for pointers (xdp_md.data, ...), which
+// must read as full virtual addresses here, and only some fields may be
+// read or written, at some sizes. The context region itself is not mapped,
+// so every context access reaches the accessor through the engines' slow
+// path; off is the offset into the context.
+type ContextAccessor interface {
+	LoadContext(m *Machine, off uint32, size int) (uint64, error)
+	StoreContext(m *Machine, off uint32, size int, v uint64) error
+}
+
 // Caller is implemented by engines so that helpers can call back into the
 // running program (bpf_loop, for_each_map_elem callbacks).
 type Caller interface {
@@ -55,9 +67,22 @@ type Machine struct {
 	// engine switches to when the helper returns.
 	TailCallTarget *Program
 
-	// DataStart and DataEnd delimit the packet in RegionData for the legacy
-	// packet loads (ld_abs, ld_ind).
-	DataStart, DataEnd uint32
+	// Context emulates context accesses, if the program type has a context.
+	Context ContextAccessor
+
+	// DataMeta, DataStart and DataEnd delimit the packet's metadata and
+	// data in RegionData: the legacy packet loads (ld_abs, ld_ind) read
+	// [DataStart, DataEnd), and the packet helpers move the bounds.
+	DataMeta, DataStart, DataEnd uint32
+	// PacketFloor and PacketCeil bound how far helpers may move the packet
+	// within RegionData: DataMeta and DataStart not below PacketFloor,
+	// DataEnd not above PacketCeil (the kernel's xdp_frame and
+	// skb_shared_info reservations).
+	PacketFloor, PacketCeil uint32
+
+	// PreserveR0 is set by a helper that must leave r0 as it was (a failed
+	// tail call, as in the kernel); the engine clears it.
+	PreserveR0 bool
 
 	caller Caller
 }
@@ -108,7 +133,10 @@ func (m *Machine) Reset() {
 	m.Depth = 0
 	m.TailCalls = 0
 	m.TailCallTarget = nil
-	m.DataStart, m.DataEnd = 0, 0
+	m.Context = nil
+	m.DataMeta, m.DataStart, m.DataEnd = 0, 0, 0
+	m.PacketFloor, m.PacketCeil = 0, 0
+	m.PreserveR0 = false
 	m.caller = nil
 }
 

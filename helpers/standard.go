@@ -1,0 +1,11 @@
+package helpers
+
+// standard lists the helpers Standard registers.
+func standard() []Helper {
+	var hs []Helper
+	hs = append(hs, timeHelpers()...)
+	hs = append(hs, probeHelpers()...)
+	hs = append(hs, miscHelpers()...)
+	hs = append(hs, stringHelpers()...)
+	return hs
+}
