@@ -427,4 +427,3 @@ func stringHelpers() []Helper {
 			Func: strncmp},
 	}
 }
-

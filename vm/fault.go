@@ -18,6 +18,7 @@ const (
 	FaultBadCall                          // a call to an unknown helper or an invalid callx target
 	FaultHelper                           // a helper returned an error
 	FaultInvalidInsn                      // an instruction the engine cannot execute
+	FaultContext                          // a context access the program type does not allow
 )
 
 var faultKindNames = map[FaultKind]string{
@@ -32,6 +33,7 @@ var faultKindNames = map[FaultKind]string{
 	FaultBadCall:     "invalid call",
 	FaultHelper:      "helper failed",
 	FaultInvalidInsn: "invalid instruction",
+	FaultContext:     "invalid context access",
 }
 
 func (k FaultKind) String() string {
