@@ -4,6 +4,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ebpfvm/ebpfvm/vm"
@@ -37,6 +38,17 @@ type Env struct {
 	Prog any
 
 	traceMu sync.Mutex
+	// redirectTo records the last bpf_redirect target (+1; 0 = none).
+	redirectTo atomic.Uint64
+}
+
+func (e *Env) lastRedirect(ifindex uint64) { e.redirectTo.Store(uint64(uint32(ifindex)) + 1) }
+
+// RedirectTarget returns the ifindex of the last bpf_redirect call and
+// whether there was one.
+func (e *Env) RedirectTarget() (uint32, bool) {
+	v := e.redirectTo.Load()
+	return uint32(v - 1), v != 0
 }
 
 var processStart = time.Now()

@@ -7,5 +7,6 @@ func standard() []Helper {
 	hs = append(hs, probeHelpers()...)
 	hs = append(hs, miscHelpers()...)
 	hs = append(hs, stringHelpers()...)
+	hs = append(hs, packetHelpers()...)
 	return hs
 }
