@@ -533,6 +533,7 @@ func (s *state) call(ins *insn) error {
 	m.PC = pc
 	v, err := fn(m, regs[1], regs[2], regs[3], regs[4], regs[5])
 	s.n = m.Executed
+	s.regions = m.Regions // the helper may have grown the shared space
 	if err != nil {
 		return helperFault(m, pc, err)
 	}

@@ -39,6 +39,7 @@ type Machine struct {
 	Regions []Region
 	names   [FirstSharedRegion]string
 	space   *Space
+	seen    *spaceSnapshot // the Space snapshot Regions was built from
 
 	stack [stackBytes / 8]uint64
 
@@ -93,12 +94,32 @@ func NewMachine(space *Space) *Machine {
 		space = NewSpace()
 	}
 	m := &Machine{space: space}
-	m.Regions = make([]Region, FirstSharedRegion+len(space.regions))
-	copy(m.Regions[FirstSharedRegion:], space.regions)
+	m.Regions = make([]Region, FirstSharedRegion)
 	m.Regions[RegionStack] = Region{Base: unsafe.Pointer(&m.stack[0]), Len: stackBytes, Perm: PermRW}
 	m.names[RegionStack] = "stack"
+	m.SyncSpace()
 	m.Budget = DefaultBudget
 	return m
+}
+
+// SyncSpace brings the shared part of the region table up to date with the
+// Space, which may have grown. Reset calls it; a helper that registers a map
+// calls it before returning a pointer into it, and engines reload the table
+// after every helper call.
+func (m *Machine) SyncSpace() {
+	snap := m.space.load()
+	if snap == m.seen {
+		return
+	}
+	if need := FirstSharedRegion + len(snap.regions); cap(m.Regions) < need {
+		r := make([]Region, need)
+		copy(r, m.Regions[:FirstSharedRegion])
+		m.Regions = r
+	} else {
+		m.Regions = m.Regions[:need]
+	}
+	copy(m.Regions[FirstSharedRegion:], snap.regions)
+	m.seen = snap
 }
 
 // Space returns the shared address space of the machine.
@@ -119,6 +140,7 @@ func (m *Machine) SetRegion(id uint32, name string, r Region) error {
 // stack are removed, counters cleared. The stack is cleared lazily, one frame
 // at a time as frames are entered (see ClearFrame).
 func (m *Machine) Reset() {
+	m.SyncSpace()
 	for id := RegionContext; id < FirstSharedRegion; id++ {
 		m.Regions[id] = Region{}
 		m.names[id] = ""

@@ -2,6 +2,10 @@ package vm
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/ebpfvm/ebpfvm/isa"
 )
@@ -9,50 +13,105 @@ import (
 // Space is the shared part of an address space: the regions of a
 // collection's maps, global data and ring buffers, which every program of the
 // collection and every run sees at the same virtual addresses, and the map
-// objects that map handles name. Build it completely before the first run; it
-// is read-only afterwards.
+// objects that map handles name. It may grow while programs run (a map
+// inserted into a map of maps is registered when a program first reaches
+// it); readers see immutable snapshots.
 type Space struct {
+	mu   sync.Mutex
+	snap atomic.Pointer[spaceSnapshot]
+}
+
+// spaceSnapshot is the Space's content at one moment; it is never modified
+// once published.
+type spaceSnapshot struct {
 	regions []Region
 	names   []string
 	maps    []any
+	index   map[any]int
 }
 
 // NewSpace returns an empty Space.
-func NewSpace() *Space { return &Space{} }
+func NewSpace() *Space {
+	s := &Space{}
+	s.snap.Store(&spaceSnapshot{index: map[any]int{}})
+	return s
+}
+
+func (s *Space) load() *spaceSnapshot { return s.snap.Load() }
+
+// grow publishes a copy of the snapshot changed by f.
+func (s *Space) grow(f func(n *spaceSnapshot)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.load()
+	n := &spaceSnapshot{
+		regions: slices.Clone(old.regions),
+		names:   slices.Clone(old.names),
+		maps:    slices.Clone(old.maps),
+		index:   maps.Clone(old.index),
+	}
+	f(n)
+	s.snap.Store(n)
+}
 
 // AddRegion adds a shared region and returns its id.
 func (s *Space) AddRegion(name string, r Region) uint32 {
-	s.regions = append(s.regions, r)
-	s.names = append(s.names, name)
-	return uint32(FirstSharedRegion + len(s.regions) - 1)
+	var id uint32
+	s.grow(func(n *spaceSnapshot) {
+		n.regions = append(n.regions, r)
+		n.names = append(n.names, name)
+		id = uint32(FirstSharedRegion + len(n.regions) - 1)
+	})
+	return id
 }
 
 // AddMap registers a map object and returns its index, from which MapHandle
-// makes the pointer programs see.
+// makes the pointer programs see. Registering an object twice returns the
+// index of the first registration. The object must be comparable.
 func (s *Space) AddMap(m any) int {
-	s.maps = append(s.maps, m)
-	return len(s.maps) - 1
+	if i, ok := s.load().index[m]; ok {
+		return i
+	}
+	var i int
+	s.grow(func(n *spaceSnapshot) {
+		if j, ok := n.index[m]; ok {
+			i = j
+			return
+		}
+		n.maps = append(n.maps, m)
+		i = len(n.maps) - 1
+		n.index[m] = i
+	})
+	return i
+}
+
+// MapIndexOf returns the index of a registered map object.
+func (s *Space) MapIndexOf(m any) (int, bool) {
+	i, ok := s.load().index[m]
+	return i, ok
 }
 
 // Map returns the map object behind a map handle.
 func (s *Space) Map(handle uint64) (any, bool) {
 	i, ok := MapIndex(handle)
-	if !ok || i >= len(s.maps) {
+	maps := s.load().maps
+	if !ok || i >= len(maps) {
 		return nil, false
 	}
-	return s.maps[i], true
+	return maps[i], true
 }
 
 // Maps returns the registered map objects, by index.
-func (s *Space) Maps() []any { return s.maps }
+func (s *Space) Maps() []any { return s.load().maps }
 
 // RegionName returns the name of a shared region, or "".
 func (s *Space) RegionName(id uint32) string {
 	i := int(id) - FirstSharedRegion
-	if i < 0 || i >= len(s.names) {
+	names := s.load().names
+	if i < 0 || i >= len(names) {
 		return ""
 	}
-	return s.names[i]
+	return names[i]
 }
 
 // HelperFunc implements a helper: it receives r1 to r5 and returns r0. An
