@@ -24,10 +24,11 @@ type Space struct {
 // spaceSnapshot is the Space's content at one moment; it is never modified
 // once published.
 type spaceSnapshot struct {
-	regions []Region
-	names   []string
-	maps    []any
-	index   map[any]int
+	regions    []Region
+	names      []string
+	maps       []any
+	mapRegions []uint32 // the region of each map's values (0: none)
+	index      map[any]int
 }
 
 // NewSpace returns an empty Space.
@@ -47,8 +48,9 @@ func (s *Space) grow(f func(n *spaceSnapshot)) {
 	n := &spaceSnapshot{
 		regions: slices.Clone(old.regions),
 		names:   slices.Clone(old.names),
-		maps:    slices.Clone(old.maps),
-		index:   maps.Clone(old.index),
+		maps:       slices.Clone(old.maps),
+		mapRegions: slices.Clone(old.mapRegions),
+		index:      maps.Clone(old.index),
 	}
 	f(n)
 	s.snap.Store(n)
@@ -65,10 +67,11 @@ func (s *Space) AddRegion(name string, r Region) uint32 {
 	return id
 }
 
-// AddMap registers a map object and returns its index, from which MapHandle
-// makes the pointer programs see. Registering an object twice returns the
-// index of the first registration. The object must be comparable.
-func (s *Space) AddMap(m any) int {
+// AddMap registers a map object whose values live in region (0 if none)
+// and returns its index, from which MapHandle makes the pointer programs see.
+// Registering an object twice returns the index of the first registration.
+// The object must be comparable.
+func (s *Space) AddMap(m any, region uint32) int {
 	if i, ok := s.load().index[m]; ok {
 		return i
 	}
@@ -79,6 +82,7 @@ func (s *Space) AddMap(m any) int {
 			return
 		}
 		n.maps = append(n.maps, m)
+		n.mapRegions = append(n.mapRegions, region)
 		i = len(n.maps) - 1
 		n.index[m] = i
 	})
@@ -91,14 +95,14 @@ func (s *Space) MapIndexOf(m any) (int, bool) {
 	return i, ok
 }
 
-// Map returns the map object behind a map handle.
-func (s *Space) Map(handle uint64) (any, bool) {
+// Map returns the map object behind a map handle and the region of its values.
+func (s *Space) Map(handle uint64) (obj any, region uint32, ok bool) {
 	i, ok := MapIndex(handle)
-	maps := s.load().maps
-	if !ok || i >= len(maps) {
-		return nil, false
+	snap := s.load()
+	if !ok || i >= len(snap.maps) {
+		return nil, 0, false
 	}
-	return maps[i], true
+	return snap.maps[i], snap.mapRegions[i], true
 }
 
 // Maps returns the registered map objects, by index.
