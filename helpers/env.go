@@ -4,7 +4,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ebpfvm/ebpfvm/vm"
@@ -38,17 +37,29 @@ type Env struct {
 	Prog any
 
 	traceMu sync.Mutex
-	// redirectTo records the last bpf_redirect target (+1; 0 = none).
-	redirectTo atomic.Uint64
 }
 
-func (e *Env) lastRedirect(ifindex uint64) { e.redirectTo.Store(uint64(uint32(ifindex)) + 1) }
+// runState is the helpers' per-run state, in vm.Machine.HelperState.
+type runState struct {
+	redirect   uint32 // bpf_redirect's ifindex
+	redirected bool
+}
 
-// RedirectTarget returns the ifindex of the last bpf_redirect call and
-// whether there was one.
-func (e *Env) RedirectTarget() (uint32, bool) {
-	v := e.redirectTo.Load()
-	return uint32(v - 1), v != 0
+func stateOf(m *vm.Machine) *runState {
+	if s, ok := m.HelperState.(*runState); ok {
+		return s
+	}
+	s := &runState{}
+	m.HelperState = s
+	return s
+}
+
+// RedirectTarget returns the ifindex a run passed to bpf_redirect, if any.
+func RedirectTarget(m *vm.Machine) (uint32, bool) {
+	if s, ok := m.HelperState.(*runState); ok && s.redirected {
+		return s.redirect, true
+	}
+	return 0, false
 }
 
 var processStart = time.Now()

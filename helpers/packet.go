@@ -154,7 +154,8 @@ func redirect(m *vm.Machine, ifindex, flags, _, _, _ uint64) (uint64, error) {
 	if flags != 0 {
 		return 0, nil // XDP_ABORTED, as the kernel's XDP path returns for bad flags
 	}
-	EnvOf(m).lastRedirect(ifindex)
+	st := stateOf(m)
+	st.redirect, st.redirected = uint32(ifindex), true
 	return xdpRedirectAction, nil
 }
 

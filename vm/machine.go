@@ -51,9 +51,12 @@ type Machine struct {
 	Ctx context.Context
 	// CPU is the virtual CPU the run is pinned to (per-CPU maps).
 	CPU int
-	// Env is what the program type and the loader attach for helpers (the
-	// packet, output buffers, host-supplied values, ...).
+	// Env is what the loader attaches for helpers (host-supplied values,
+	// clock, trace output); it is typically shared by all runs.
 	Env any
+	// HelperState is per-run state of helpers (e.g. a redirect target);
+	// Reset clears it.
+	HelperState any
 
 	// Program is the program being run (changes on a tail call).
 	Program *Program
@@ -150,6 +153,7 @@ func (m *Machine) Reset() {
 	m.Ctx = nil
 	m.CPU = 0
 	m.Env = nil
+	m.HelperState = nil
 	m.Program = nil
 	m.PC = 0
 	m.Depth = 0

@@ -46,8 +46,8 @@ func (s *Space) grow(f func(n *spaceSnapshot)) {
 	defer s.mu.Unlock()
 	old := s.load()
 	n := &spaceSnapshot{
-		regions: slices.Clone(old.regions),
-		names:   slices.Clone(old.names),
+		regions:    slices.Clone(old.regions),
+		names:      slices.Clone(old.names),
 		maps:       slices.Clone(old.maps),
 		mapRegions: slices.Clone(old.mapRegions),
 		index:      maps.Clone(old.index),
