@@ -43,6 +43,7 @@ type Env struct {
 type runState struct {
 	redirect   uint32 // bpf_redirect's ifindex
 	redirected bool
+	keys       []byte // for_each_map_elem's key slots
 }
 
 func stateOf(m *vm.Machine) *runState {

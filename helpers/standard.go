@@ -8,5 +8,6 @@ func standard() []Helper {
 	hs = append(hs, miscHelpers()...)
 	hs = append(hs, stringHelpers()...)
 	hs = append(hs, packetHelpers()...)
+	hs = append(hs, mapHelpers()...)
 	return hs
 }

@@ -89,6 +89,20 @@ func (s *Space) AddMap(m any, region uint32) int {
 	return i
 }
 
+// MapByRegion returns the map object whose values live in region.
+func (s *Space) MapByRegion(region uint32) (any, bool) {
+	snap := s.load()
+	if region == 0 {
+		return nil, false
+	}
+	for i, r := range snap.mapRegions {
+		if r == region {
+			return snap.maps[i], true
+		}
+	}
+	return nil, false
+}
+
 // MapIndexOf returns the index of a registered map object.
 func (s *Space) MapIndexOf(m any) (int, bool) {
 	i, ok := s.load().index[m]
