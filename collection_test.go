@@ -381,4 +381,3 @@ func TestForEachMapElem(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint64(321), r0)
 }
-
