@@ -128,4 +128,3 @@ func ethernet(t *testing.T, typ layers.EthernetType, n int) []byte {
 	require.NoError(t, gopacket.SerializeLayers(buf, gopacket.SerializeOptions{}, eth, gopacket.Payload(make([]byte, n))))
 	return buf.Bytes()
 }
-
