@@ -9,15 +9,15 @@ import (
 
 // Iterator walks the elements of a map (see Iterate).
 type Iterator struct {
-	m        *Map
-	key      []byte
-	value    []byte
-	pos      uint32 // hash maps: the next slot
-	prev     []byte // other maps: the last key, for NextKey
-	started  bool
-	done     bool
-	err      error
-	steps    uint32
+	m       *Map
+	key     []byte
+	value   []byte
+	pos     uint32 // hash maps: the next slot
+	prev    []byte // other maps: the last key, for NextKey
+	started bool
+	done    bool
+	err     error
+	steps   uint32
 }
 
 // ErrIterationAborted reports an iteration of an lpm_trie that restarted

@@ -1082,4 +1082,3 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
-

@@ -31,16 +31,16 @@ import (
 // the verifier prevents, but ebpfvm also runs unverified programs) cannot
 // make the reader misbehave.
 type ringBuf struct {
-	mu       sync.Mutex
-	data     []byte
-	mask     uint64
-	cons     uint64
-	prod     uint64
-	recs     []rbRecord // records from cons to prod, in order
-	head     int        // first live entry of recs
-	pend     int        // no busy record before recs[pend]
-	waiters  int
-	wake     chan struct{}
+	mu      sync.Mutex
+	data    []byte
+	mask    uint64
+	cons    uint64
+	prod    uint64
+	recs    []rbRecord // records from cons to prod, in order
+	head    int        // first live entry of recs
+	pend    int        // no busy record before recs[pend]
+	waiters int
+	wake    chan struct{}
 }
 
 type rbRecord struct {
