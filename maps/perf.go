@@ -68,15 +68,15 @@ func (e *perfEvent) get(pos uint64, b []byte) {
 	copy(b[n:], e.buf)
 }
 
-func (e *perfEvent) writeRecord(kind uint32, size uint64, payload []byte, value uint64) {
-	var hdr [16]byte
+// writeRecord stores a record as a 4-byte kind and a 4-byte length
+// followed by the payload (the lost count of a lost record), which fits in
+// the kernel's record size computed by the caller.
+func (e *perfEvent) writeRecord(kind uint32, size uint64, payload []byte) {
+	var hdr [8]byte
 	binary.NativeEndian.PutUint32(hdr[0:], kind)
-	binary.NativeEndian.PutUint32(hdr[4:], uint32(size))
-	binary.NativeEndian.PutUint64(hdr[8:], value)
+	binary.NativeEndian.PutUint32(hdr[4:], uint32(len(payload)))
 	e.put(e.head, hdr[:])
-	if payload != nil {
-		e.put(e.head+16, payload)
-	}
+	e.put(e.head+8, payload)
 	e.head += size
 }
 
@@ -92,10 +92,10 @@ func (e *perfEvent) output(data []byte) bool {
 		return false
 	}
 	if e.lost > 0 {
-		e.writeRecord(perfKindLost, perfLostRecord, nil, e.lost)
+		e.writeRecord(perfKindLost, perfLostRecord, binary.NativeEndian.AppendUint64(nil, e.lost))
 		e.lost = 0
 	}
-	e.writeRecord(perfKindSample, perfSampleSize(len(data)), data, uint64(len(data)))
+	e.writeRecord(perfKindSample, perfSampleSize(len(data)), data)
 	return true
 }
 
@@ -106,21 +106,23 @@ func (e *perfEvent) read(rec *PerfRecord) bool {
 	if e.head == e.tail {
 		return false
 	}
-	var hdr [16]byte
+	var hdr [8]byte
 	e.get(e.tail, hdr[:])
 	kind := binary.NativeEndian.Uint32(hdr[0:])
-	size := binary.NativeEndian.Uint32(hdr[4:])
-	value := binary.NativeEndian.Uint64(hdr[8:])
+	n := binary.NativeEndian.Uint32(hdr[4:])
 	rec.CPU = e.cpu
 	rec.LostSamples = 0
 	rec.RawSample = rec.RawSample[:0]
 	if kind == perfKindLost {
-		rec.LostSamples = value
+		var lost [8]byte
+		e.get(e.tail+8, lost[:])
+		rec.LostSamples = binary.NativeEndian.Uint64(lost[:])
+		e.tail += perfLostRecord
 	} else {
-		rec.RawSample = append(rec.RawSample, make([]byte, value)...)
-		e.get(e.tail+16, rec.RawSample)
+		rec.RawSample = append(rec.RawSample, make([]byte, n)...)
+		e.get(e.tail+8, rec.RawSample)
+		e.tail += perfSampleSize(int(n))
 	}
-	e.tail += uint64(size)
 	rec.Remaining = int(e.head - e.tail)
 	return true
 }
