@@ -170,13 +170,12 @@ func errno(err error) unix.Errno { return errnoOf(err) }
 
 // pair holds a kernel map and ours with the same spec.
 type pair struct {
-	t    *testing.T
-	k    *kmap
-	km   *ebpf.Map
-	m    *Map
-	rng  *rand.Rand
-	ops  int
-	step string
+	t   *testing.T
+	k   *kmap
+	km  *ebpf.Map
+	m   *Map
+	rng *rand.Rand
+	ops int
 }
 
 func newPair(t *testing.T, spec *Spec, seed uint64) *pair {
