@@ -120,7 +120,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"no command", nil, "usage: ebpfvm COMMAND"},
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
-		{"disasm without file", []string{"disasm"}, "usage: ebpfvm disasm FILE"},
+		{"disasm without file", []string{"disasm"}, "usage: ebpfvm disasm [--program NAME | --section NAME] FILE"},
 		{"disasm two files", []string{"disasm", "a", "b"}, "want one FILE, got 2"},
 		{"unknown flag", []string{"asm", "-x", "p.s"}, "flag provided but not defined: -x"},
 		{"missing file", []string{"disasm", missing}, "no such file"},
@@ -129,7 +129,7 @@ func TestBadInput(t *testing.T) {
 		{"truncated bytecode", []string{"disasm", writeFile(t, "bad.bin", []byte{0x95, 0, 0})}, "not a multiple of 8"},
 		{"empty program", []string{"disasm", writeFile(t, "empty.s", []byte("# nothing\n"))}, "the program is empty"},
 		{"bad conformance file", []string{"disasm", writeFile(t, "bad.data", []byte("-- asm\nexit\n-- Unknown\n"))}, `unknown section "Unknown"`},
-		{"elf", []string{"disasm", writeFile(t, "p.o", []byte("\x7fELF"))}, "ELF objects are not supported yet"},
+		{"truncated elf", []string{"disasm", writeFile(t, "p.o", []byte("\x7fELF"))}, "p.o: elf: EOF"},
 		{"unwritable output", []string{"asm", "-o", filepath.Join(missing, "x.bin"), writeFile(t, "p.s", []byte("exit\n"))}, "no such file"},
 		{"help for unknown command", []string{"help", "nope"}, `unknown command "nope"`},
 	} {
