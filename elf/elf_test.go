@@ -575,3 +575,15 @@ func TestHugeSections(t *testing.T) {
 		require.Equal(t, tt.unsupp, errors.As(err, &e), "%v", err)
 	}
 }
+
+func TestLookup(t *testing.T) {
+	obj := load(t, "histogram.o")
+	require.Equal(t, "hist_event", obj.ProgramInSection("syscall").Name)
+	require.Equal(t, "hist_skb", obj.ProgramInSection("socket").Name)
+	require.Nil(t, obj.ProgramInSection("xdp"))
+	require.Nil(t, obj.Program("nope"))
+	require.Nil(t, obj.Map("nope"))
+	require.Equal(t, "map hist", elf.Ref{Kind: elf.RefMap, Map: "hist"}.String())
+	require.Equal(t, "map .data+4", elf.Ref{Kind: elf.RefMapValue, Map: ".data", Offset: 4}.String())
+	require.Equal(t, "function f", elf.Ref{Kind: elf.RefFunc, Func: "f"}.String())
+}
