@@ -212,7 +212,7 @@ type MapValue struct {
 // Variable is a global variable in a data section.
 type Variable struct {
 	Name string
-	// Map is the data section's map ("`.rodata`", ...).
+	// Map is the data section's map (".rodata", ".bss", ...).
 	Map    string
 	Offset uint32
 	Size   uint32
