@@ -845,7 +845,7 @@ func TestKernelDiffMapOfMaps(t *testing.T) {
 			// period in the kernel: the minimum of operations keeps it short.
 			for p.ops = 0; p.ops < 10000; p.ops++ {
 				switch r := p.rng.IntN(100); {
-				case r < 35:
+				case r < 50:
 					k := key()
 					kv, ke := p.k.lookup(k, 0)
 					v, err := m.Lookup(k)
@@ -853,7 +853,7 @@ func TestKernelDiffMapOfMaps(t *testing.T) {
 					if ke == 0 {
 						require.Equal(t, innerIndex(kv, kernelID), innerIndex(v, oursID))
 					}
-				case r < 70:
+				case r < 66:
 					k, f := key(), p.randFlags()
 					i := p.rng.IntN(len(inners) + 1)
 					kval, oval := make([]byte, 4), make([]byte, 4)
@@ -867,7 +867,7 @@ func TestKernelDiffMapOfMaps(t *testing.T) {
 					ke := p.k.update(k, kval, f)
 					err := m.Update(k, oval, UpdateFlags(f))
 					p.eq(ke, err, "update %x with inner %d flags %#x", k, i, f)
-				case r < 85:
+				case r < 72:
 					p.delete(key())
 				case r < 93:
 					if typ == ArrayOfMaps {

@@ -1,6 +1,7 @@
 package maps
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -222,6 +223,17 @@ func (m *Map) FullValueSize() int {
 		return int(m.stride) * m.ncpu
 	}
 	return int(m.valueSize)
+}
+
+func (m *Map) String() string {
+	return fmt.Sprintf("%s(%s)#%d", m.typ, m.name, m.id)
+}
+
+// ProgAccess reports what programs may do with the map's values (the
+// kernel's BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG), for the permissions of
+// the arena's region.
+func (m *Map) ProgAccess() (read, write bool) {
+	return m.spec.Flags&FlagWronlyProg == 0, m.spec.Flags&FlagRdonlyProg == 0
 }
 
 // Info returns a description of the map.
