@@ -29,6 +29,9 @@ type Program struct {
 // load prepares one program of the collection.
 func (c *Collection) load(spec *ProgramSpec, reg *helpers.Registry, engine Engine) (*Program, error) {
 	typ := spec.typ()
+	if typ == nil {
+		return nil, &SpecError{Program: spec.Name, Insn: -1, Err: fmt.Errorf("programs of kernel type %s can be verified and disassembled, not run; set ProgramSpec.Type to run one", spec.KernelType)}
+	}
 	if err := checkStructure(spec); err != nil {
 		return nil, err
 	}

@@ -67,8 +67,15 @@ type Reference struct {
 type ProgramSpec struct {
 	Name        string
 	SectionName string
-	// Type is the program type; nil means progtype.Raw.
-	Type         progtype.Type
+	// Type is the program type; nil means progtype.Raw, unless KernelType
+	// names a kernel program type ebpfvm cannot run (kprobe, tracepoint, ...).
+	Type progtype.Type
+	// KernelType is the kernel's program type named by the ELF section
+	// ("xdp", "socket", "kprobe", ...), "" for programs not from ELF.
+	KernelType string
+	// Order is the program's position in its object (the first program
+	// is the default one).
+	Order        int
 	Instructions []isa.Instruction
 	// References maps instruction indexes (not slots) of lddw instructions
 	// to the maps they load.
@@ -84,11 +91,16 @@ func (s *ProgramSpec) Copy() *ProgramSpec {
 	return &c
 }
 
+// typ returns the program's type, or nil for a kernel type ebpfvm cannot run.
 func (s *ProgramSpec) typ() progtype.Type {
-	if s.Type == nil {
+	if s.Type != nil {
+		return s.Type
+	}
+	switch s.KernelType {
+	case "", "raw", "syscall", "hook":
 		return progtype.Raw
 	}
-	return s.Type
+	return nil
 }
 
 // Copy returns a deep copy of the spec.
@@ -103,9 +115,12 @@ func (s *CollectionSpec) Copy() *CollectionSpec {
 	return c
 }
 
-// ProgramNames returns the names of the programs in a stable order (by name).
+// ProgramNames returns the names of the programs in the order of their
+// object (by name for programs of equal Order).
 func (s *CollectionSpec) ProgramNames() []string {
-	return slices.Sorted(maps.Keys(s.Programs))
+	names := slices.Sorted(maps.Keys(s.Programs))
+	slices.SortStableFunc(names, func(a, b string) int { return s.Programs[a].Order - s.Programs[b].Order })
+	return names
 }
 
 // NewProgramSpec returns a collection spec holding one program and no maps,
