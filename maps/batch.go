@@ -180,15 +180,15 @@ func (m *Map) genericBatchLookup(op string, cursor *BatchCursor, keys, values []
 // BatchUpdate updates len(keys)/KeySize elements with Update's semantics
 // and UpdateAny (the kernel allows no other element flags in a batch),
 // stopping at the first error. It returns the number updated. Supported by
-// arrays, percpu arrays, array_of_maps, the hash maps (not hash_of_maps)
-// and lpm_trie.
+// arrays, percpu arrays, the hash maps, lpm_trie and maps of maps (whose
+// values are inner map ids).
 func (m *Map) BatchUpdate(keys, values []byte, opts *BatchOptions) (int, error) {
 	const op = "batch update"
 	if err := m.checkWrite(op); err != nil {
 		return 0, err
 	}
 	switch m.typ {
-	case Array, PerCPUArray, ArrayOfMaps, Hash, PerCPUHash, LRUHash, LRUPerCPUHash, LPMTrie:
+	case Array, PerCPUArray, ArrayOfMaps, Hash, PerCPUHash, LRUHash, LRUPerCPUHash, HashOfMaps, LPMTrie:
 	default:
 		return 0, m.err(op, ENOTSUPP, "")
 	}

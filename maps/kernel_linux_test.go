@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -875,8 +876,21 @@ func TestKernelDiffMapOfMaps(t *testing.T) {
 					} else {
 						p.nextKeyHash(key())
 					}
-				case r < 96:
+				case r < 95:
 					p.lookupAndDelete(key(), 0)
+				case r < 97:
+					n := 1 + p.rng.IntN(3)
+					var ks []byte
+					for range n {
+						ks = append(ks, key()...)
+					}
+					p.batchDelete(ks)
+				case r < 98:
+					// Batch lookups: the same keys (values are ids, compared below).
+					kset, ke := p.walkBatchKernel(cmdLookupBatch, 4)
+					oset, oe := p.walkBatchOurs(false, 4)
+					require.Equal(t, ke, oe)
+					require.Equal(t, slices.Sorted(maps.Keys(kset)), slices.Sorted(maps.Keys(oset)))
 				default:
 					kset, ours := p.contents()
 					require.Len(t, ours, len(kset))
