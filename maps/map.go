@@ -32,6 +32,7 @@ type Map struct {
 	id         uint32
 	memory     uint64
 	closed     atomic.Bool
+	frozen     atomic.Bool
 
 	arena []byte
 
@@ -285,6 +286,26 @@ func (m *Map) checkWrite(op string) error {
 	}
 	if m.spec.Flags&FlagRdonly != 0 {
 		return m.err(op, unix.EPERM, "map was created with BPF_F_RDONLY")
+	}
+	if m.frozen.Load() {
+		return m.err(op, unix.EPERM, "map is frozen")
+	}
+	return nil
+}
+
+// Freeze makes the map read-only for the Go API (BPF_MAP_FREEZE), as
+// loaders do with .rodata once it is initialised; programs are unaffected.
+// Freezing twice is EBUSY.
+func (m *Map) Freeze() error {
+	const op = "freeze"
+	if err := m.checkWrite(op); err != nil {
+		if m.frozen.Load() {
+			return m.err(op, unix.EBUSY, "map is already frozen")
+		}
+		return err
+	}
+	if m.frozen.Swap(true) {
+		return m.err(op, unix.EBUSY, "map is already frozen")
 	}
 	return nil
 }

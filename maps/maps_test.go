@@ -572,6 +572,18 @@ func TestPermissionsAndClose(t *testing.T) {
 	requireErrno(t, unix.EPERM, rp.UpdateElem(u32(1), u32(1), UpdateAny, 0))
 	require.NoError(t, rp.Update(u32(1), u32(1), UpdateAny))
 
+	fr := mustNew(t, &Spec{Type: Array, KeySize: 4, ValueSize: 4, MaxEntries: 1, Flags: FlagRdonlyProg})
+	require.NoError(t, fr.Update(u32(0), u32(5), UpdateAny))
+	require.NoError(t, fr.Freeze())
+	requireErrno(t, unix.EPERM, fr.Update(u32(0), u32(6), UpdateAny))
+	requireErrno(t, unix.EBUSY, fr.Freeze())
+	v, err := fr.Lookup(u32(0))
+	require.NoError(t, err)
+	require.Equal(t, u32(5), v)
+	read, write := fr.ProgAccess()
+	require.True(t, read)
+	require.False(t, write)
+
 	m, err := New(&Spec{Type: Hash, KeySize: 4, ValueSize: 4, MaxEntries: 4}, Options{})
 	require.NoError(t, err)
 	require.NoError(t, m.Update(u32(1), u32(1), UpdateAny))
