@@ -16,7 +16,7 @@ func LoadCollectionSpec(path string) (*CollectionSpec, error) {
 	if err != nil {
 		return nil, err
 	}
-	return specFromObject(obj)
+	return CollectionSpecFromObject(obj)
 }
 
 // LoadCollectionSpecFromReader reads an ELF object from r.
@@ -25,7 +25,7 @@ func LoadCollectionSpecFromReader(r io.ReaderAt) (*CollectionSpec, error) {
 	if err != nil {
 		return nil, err
 	}
-	return specFromObject(obj)
+	return CollectionSpecFromObject(obj)
 }
 
 // LoadCollectionSpecFromBytes reads an ELF object held in memory.
@@ -33,13 +33,13 @@ func LoadCollectionSpecFromBytes(b []byte) (*CollectionSpec, error) {
 	return LoadCollectionSpecFromReader(bytes.NewReader(b))
 }
 
-// specFromObject converts an ELF object. Program types come from section
+// CollectionSpecFromObject converts an ELF object loaded by package elf. Program types come from section
 // names: xdp and socket programs get their type; "hook" sections (and the
 // kernel's "syscall" programs, whose context is caller memory) and unknown
 // sections run as raw programs until the caller sets a hook type; kernel
 // types ebpfvm cannot run (kprobe, tracepoint, ...) keep their name in
 // KernelType and can only be verified and disassembled.
-func specFromObject(obj *elf.Object) (*CollectionSpec, error) {
+func CollectionSpecFromObject(obj *elf.Object) (*CollectionSpec, error) {
 	spec := &CollectionSpec{Maps: map[string]*MapSpec{}, Programs: map[string]*ProgramSpec{}}
 	for _, m := range obj.Maps {
 		ms := &MapSpec{Spec: m.Spec, ReadOnly: m.ReadOnly}

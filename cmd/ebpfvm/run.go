@@ -114,20 +114,36 @@ func loadForRun(f *runFlags, path string, stdin io.Reader) (*loaded, error) {
 }
 
 // loadSpec reads FILE as a collection spec and returns it with the name of
-// the program to run and the input memory the file carries.
+// the program to run and the input memory the file carries. typ, if not
+// nil, overrides the program's type.
 func loadSpec(path string, stdin io.Reader, typ progtype.Type, program, section string) (*ebpfvm.CollectionSpec, string, []byte, error) {
-	p, err := loadProgram(path, stdin)
+	p, err := loadProgramSelect(path, stdin, program, section)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	if typ == nil {
-		typ = progtype.Raw
+	if p.object == nil {
+		if typ == nil {
+			typ = progtype.Raw
+		}
+		return ebpfvm.NewProgramSpec("main", typ, p.insns), "main", p.mem, nil
 	}
-	name := "main"
-	if program != "" || section != "" {
-		return nil, "", nil, usagef("--program and --section select programs of ELF objects")
+	spec, err := ebpfvm.CollectionSpecFromObject(p.object)
+	if err != nil {
+		return nil, "", nil, err
 	}
-	return ebpfvm.NewProgramSpec(name, typ, p.insns), name, p.mem, nil
+	name := p.elfProg.Name
+	if typ != nil {
+		spec.Programs[name].Type = typ
+	}
+	// Programs of kernel types ebpfvm cannot run stay out of the
+	// collection, unless they are the one asked for (which then fails
+	// with a clear error).
+	for n, ps := range spec.Programs {
+		if n != name && ps.Type == nil && ps.KernelType != "" && ps.KernelType != "syscall" && ps.KernelType != "raw" {
+			delete(spec.Programs, n)
+		}
+	}
+	return spec, name, p.mem, nil
 }
 
 // setupEntry is one entry of a --setup file.

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"strings"
 	"path/filepath"
 	"testing"
 	"time"
@@ -127,4 +129,71 @@ func ethernet(t *testing.T, typ layers.EthernetType, n int) []byte {
 	eth := &layers.Ethernet{SrcMAC: []byte{2, 0, 0, 0, 0, 1}, DstMAC: []byte{2, 0, 0, 0, 0, 2}, EthernetType: typ}
 	require.NoError(t, gopacket.SerializeLayers(buf, gopacket.SerializeOptions{}, eth, gopacket.Payload(make([]byte, n))))
 	return buf.Bytes()
+}
+
+func TestRunELFWithSetupAndDump(t *testing.T) {
+	setup := writeFile(t, "setup.json", []byte(`[
+		{"map": "array_map", "key_hex": "03000000", "value_hex": "2a00000000000000"},
+		{"map": "hash_map", "key_hex": "07000000", "value_hex": "0900000000000000"}
+	]`))
+	r := runCLI(t, "", "run", "--program", "array_ops", "--setup", setup, "--dump-maps", "--json", "--packet", writeFile(t, "p", make([]byte, 64)), "../../testdata/maps.o")
+	require.Equal(t, 0, r.code, r.stderr)
+	var out struct {
+		R0   uint64                     `json:"r0"`
+		Maps map[string]json.RawMessage `json:"maps"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &out))
+	require.Equal(t, uint64(42+5), out.R0, "array_ops adds 5 to array_map[3]")
+	var array map[string]string
+	require.NoError(t, json.Unmarshal(out.Maps["array_map"], &array))
+	require.Equal(t, "2f00000000000000", array["03000000"])
+	var hash map[string]string
+	require.NoError(t, json.Unmarshal(out.Maps["hash_map"], &hash))
+	require.Equal(t, "0900000000000000", hash["07000000"])
+	var percpu map[string][]string
+	require.NoError(t, json.Unmarshal(out.Maps["percpu_map"], &percpu))
+
+	// A prog_array entry names a program.
+	setup = writeFile(t, "prog.json", []byte(`[{"map": "jump_table", "key_hex": "00000000", "program": "tail_odd"}]`))
+	r = runCLI(t, "", "run", "--program", "tail_entry", "--setup", setup, "--packet", writeFile(t, "p", make([]byte, 64)), "../../testdata/tailcall.o")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, "200\n", r.stdout)
+
+	for _, bad := range []string{
+		`[{"map": "nope", "key_hex": "00", "value_hex": "00"}]`,
+		`[{"map": "array_map", "key_hex": "0", "value_hex": "00"}]`,
+		`[{"map": "array_map", "key_hex": "00000000", "value_hex": "00"}]`,
+		`{`,
+	} {
+		r = runCLI(t, "", "run", "--program", "array_ops", "--setup", writeFile(t, "bad.json", []byte(bad)), "../../testdata/maps.o")
+		require.Equal(t, 2, r.code, "%s: %s", bad, r.stderr)
+	}
+}
+
+func TestConformancePlugin(t *testing.T) {
+	// The runner writes the program as spaced hex bytes and passes the
+	// memory and the options as two arguments.
+	code := "b7 00 00 00 2a 00 00 00  07 00 00 00 01 00 00 00  95 00 00 00 00 00 00 00"
+	r := runCLI(t, code, "conformance-plugin", "", "--engine interp")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, "2b\n", r.stdout)
+
+	// r0 = *(u8 *)(r1 + 1)
+	code = "71 10 01 00 00 00 00 00  95 00 00 00 00 00 00 00"
+	r = runCLI(t, code, "conformance-plugin", "aa  bb  cc  ")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, "bb\n", r.stdout)
+
+	// A fault: non-zero exit, the error on stderr.
+	r = runCLI(t, code, "conformance-plugin", "")
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "out of bounds")
+	require.Empty(t, r.stdout)
+
+	// --elf: the program comes from an ELF object on stdin.
+	obj, err := os.ReadFile("../../testdata/policy.o")
+	require.NoError(t, err)
+	r = runCLI(t, string(obj), "conformance-plugin", strings.Repeat("00 ", 24), "--elf")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, "1\n", r.stdout)
 }
