@@ -116,6 +116,19 @@ func TestRingbufFullAndWrap(t *testing.T) {
 	require.Equal(t, data('e'), rec.RawSample)
 	require.Equal(t, m.Query(RingbufProdPos), m.Query(RingbufConsPos))
 
+	// An empty record whose data starts at the end of the area.
+	require.NoError(t, m.Output(make([]byte, 4096-(5104%4096)-16), 0))
+	_, err = rd.Read()
+	require.NoError(t, err)
+	require.Equal(t, uint64(4088), m.Query(RingbufProdPos)%4096)
+	off, ok = m.Reserve(0, 0)
+	require.True(t, ok)
+	require.Equal(t, uint32(4096), off)
+	require.NoError(t, m.Submit(off, 0))
+	rec, err = rd.Read()
+	require.NoError(t, err)
+	require.Empty(t, rec.RawSample)
+
 	// Many more records, wrapping many times, in order.
 	for i := range 100 {
 		msg := []byte{byte(i), byte(i >> 8), 1, 2, 3, 4, 5}[:1+i%7]

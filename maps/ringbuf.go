@@ -175,7 +175,8 @@ func (m *Map) commit(op string, off uint32, flags uint64, discard bool) error {
 // Within the window of live records, exactly one position maps to a given
 // offset.
 func (r *ringBuf) findBusy(off uint32) (int, bool) {
-	if off < RingbufHeaderSize || uint64(off) > r.mask {
+	// An empty record's data may start at the very end of the area.
+	if off < RingbufHeaderSize || uint64(off-RingbufHeaderSize) > r.mask {
 		return 0, false
 	}
 	hdr := uint64(off - RingbufHeaderSize)
