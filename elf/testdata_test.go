@@ -89,3 +89,31 @@ func describe(t *testing.T, path string) string {
 	}
 	return b.String()
 }
+
+// TestExamplesUpToDate is TestTestdataUpToDate for the examples' objects
+// (examples/NAME/bpf/*.o, built by "make examples").
+func TestExamplesUpToDate(t *testing.T) {
+	for _, tool := range []string{"clang-19", "llvm-strip-19", "llvm-objdump-19", "make"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is needed to check the compiled example programs: %v", tool, err)
+			}
+			t.Skipf("%s not found: %v", tool, err)
+		}
+	}
+	sources, err := filepath.Glob("../examples/*/bpf/*.c")
+	require.NoError(t, err)
+	require.NotEmpty(t, sources)
+	out := t.TempDir()
+	msg, err := exec.Command("make", "-s", "-j2", "-C", "..", "examples", "EXOUT="+out).CombinedOutput()
+	require.NoError(t, err, "make examples:\n%s", msg)
+	for _, src := range sources {
+		obj := strings.TrimSuffix(src, ".c") + ".o"
+		rel, err := filepath.Rel("../examples", obj)
+		require.NoError(t, err)
+		t.Run(rel, func(t *testing.T) {
+			require.Equal(t, describe(t, filepath.Join(out, rel)), describe(t, obj),
+				"%s is out of date: run make examples and commit it", obj)
+		})
+	}
+}
