@@ -3,8 +3,6 @@ package maps
 import (
 	"encoding/binary"
 	"sync"
-
-	"golang.org/x/sys/unix"
 )
 
 // arrayStripes is the number of locks an array spreads its elements over:
@@ -33,7 +31,7 @@ func (m *Map) arrayNextKey(key, out []byte) error {
 	case idx >= m.maxEntries:
 		binary.NativeEndian.PutUint32(out, 0)
 	case idx == m.maxEntries-1:
-		return m.err("next key", unix.ENOENT, "")
+		return m.err("next key", eNOENT, "")
 	default:
 		binary.NativeEndian.PutUint32(out, idx+1)
 	}
@@ -43,7 +41,7 @@ func (m *Map) arrayNextKey(key, out []byte) error {
 func (m *Map) arrayLookup(key, out []byte) error {
 	i := arrayIndex(key)
 	if i >= m.maxEntries {
-		return m.err("lookup", unix.ENOENT, "index %d out of range (max_entries %d)", i, m.maxEntries)
+		return m.err("lookup", eNOENT, "index %d out of range (max_entries %d)", i, m.maxEntries)
 	}
 	l := m.arr.lock(i)
 	l.RLock()
@@ -64,20 +62,20 @@ func (m *Map) arrayUpdate(key, value []byte, flags UpdateFlags, prog bool, cpu i
 	percpuSys := m.typ == PerCPUArray && !prog
 	if percpuSys {
 		if flags > UpdateExist {
-			return m.err(op, unix.EINVAL, "unknown flags %#x", uint64(flags))
+			return m.err(op, eINVAL, "unknown flags %#x", uint64(flags))
 		}
 	} else if flags&^UpdateLock > UpdateExist {
-		return m.err(op, unix.EINVAL, "unknown flags %#x", uint64(flags))
+		return m.err(op, eINVAL, "unknown flags %#x", uint64(flags))
 	}
 	i := arrayIndex(key)
 	if i >= m.maxEntries {
-		return m.err(op, unix.E2BIG, "index %d out of range (max_entries %d)", i, m.maxEntries)
+		return m.err(op, e2BIG, "index %d out of range (max_entries %d)", i, m.maxEntries)
 	}
 	if flags&UpdateNoExist != 0 {
-		return m.err(op, unix.EEXIST, "array elements always exist (BPF_NOEXIST)")
+		return m.err(op, eEXIST, "array elements always exist (BPF_NOEXIST)")
 	}
 	if flags&UpdateLock != 0 {
-		return m.err(op, unix.EINVAL, "BPF_F_LOCK needs a bpf_spin_lock in the value, which needs BTF")
+		return m.err(op, eINVAL, "BPF_F_LOCK needs a bpf_spin_lock in the value, which needs BTF")
 	}
 	off := uint64(i) * uint64(m.elemSize)
 	l := m.arr.lock(i)
@@ -116,7 +114,7 @@ func (m *Map) arrayOffset(key []byte, cpu int) (uint32, bool) {
 func (m *Map) fdArrayDelete(key []byte) error {
 	i := arrayIndex(key)
 	if i >= m.maxEntries {
-		return m.err("delete", unix.E2BIG, "index %d out of range (max_entries %d)", i, m.maxEntries)
+		return m.err("delete", e2BIG, "index %d out of range (max_entries %d)", i, m.maxEntries)
 	}
 	var had bool
 	switch m.typ {
@@ -132,7 +130,7 @@ func (m *Map) fdArrayDelete(key []byte) error {
 		l.Unlock()
 	}
 	if !had {
-		return m.err("delete", unix.ENOENT, "slot %d is empty", i)
+		return m.err("delete", eNOENT, "slot %d is empty", i)
 	}
 	return nil
 }

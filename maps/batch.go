@@ -2,8 +2,6 @@ package maps
 
 import (
 	"errors"
-
-	"golang.org/x/sys/unix"
 )
 
 // BatchCursor is where a batch lookup continues; the zero value starts at
@@ -31,10 +29,10 @@ func (o *BatchOptions) get() BatchOptions {
 
 func (m *Map) batchElemFlags(op string, o BatchOptions) error {
 	if o.ElemFlags&^uint64(UpdateLock) != 0 {
-		return m.err(op, unix.EINVAL, "unknown element flags %#x", o.ElemFlags)
+		return m.err(op, eINVAL, "unknown element flags %#x", o.ElemFlags)
 	}
 	if o.ElemFlags&uint64(UpdateLock) != 0 {
-		return m.err(op, unix.EINVAL, "BPF_F_LOCK needs a bpf_spin_lock in the value, which needs BTF")
+		return m.err(op, eINVAL, "BPF_F_LOCK needs a bpf_spin_lock in the value, which needs BTF")
 	}
 	return nil
 }
@@ -42,14 +40,14 @@ func (m *Map) batchElemFlags(op string, o BatchOptions) error {
 // batchCount checks the buffers: keys holds n keys, values n full values.
 func (m *Map) batchCount(op string, keys, values []byte, withValues bool) (int, error) {
 	if m.keySize == 0 {
-		return 0, m.err(op, unix.EINVAL, "%s has no keys", m.typ)
+		return 0, m.err(op, eINVAL, "%s has no keys", m.typ)
 	}
 	if len(keys)%int(m.keySize) != 0 {
-		return 0, m.err(op, unix.EINVAL, "keys buffer of %d bytes is not a multiple of the key size %d", len(keys), m.keySize)
+		return 0, m.err(op, eINVAL, "keys buffer of %d bytes is not a multiple of the key size %d", len(keys), m.keySize)
 	}
 	n := len(keys) / int(m.keySize)
 	if withValues && len(values) != n*m.FullValueSize() {
-		return 0, m.err(op, unix.EINVAL, "values buffer has %d bytes, want %d for %d elements", len(values), n*m.FullValueSize(), n)
+		return 0, m.err(op, eINVAL, "values buffer has %d bytes, want %d for %d elements", len(values), n*m.FullValueSize(), n)
 	}
 	return n, nil
 }
@@ -89,13 +87,13 @@ func (m *Map) batchLookup(op string, cursor *BatchCursor, keys, values []byte, o
 		return 0, m.err(op, ENOTSUPP, "")
 	}
 	if cursor == nil {
-		return 0, m.err(op, unix.EINVAL, "nil cursor")
+		return 0, m.err(op, eINVAL, "nil cursor")
 	}
 	if err := m.batchElemFlags(op, o); err != nil {
 		return 0, err
 	}
 	if hash && o.Flags != 0 {
-		return 0, m.err(op, unix.EINVAL, "unknown flags %#x", o.Flags)
+		return 0, m.err(op, eINVAL, "unknown flags %#x", o.Flags)
 	}
 	n, err := m.batchCount(op, keys, values, true)
 	if err != nil || n == 0 {
@@ -116,7 +114,7 @@ func (m *Map) hashBatch(op string, cursor *BatchCursor, keys, values []byte, n i
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if cursor.pos >= h.slots {
-		return 0, m.err(op, unix.ENOENT, "")
+		return 0, m.err(op, eNOENT, "")
 	}
 	total := 0
 	pos := cursor.pos
@@ -139,7 +137,7 @@ func (m *Map) hashBatch(op string, cursor *BatchCursor, keys, values []byte, n i
 	cursor.pos = pos
 	if _, more := h.nextUsed(pos); !more {
 		cursor.pos = h.slots
-		return total, m.err(op, unix.ENOENT, "")
+		return total, m.err(op, eNOENT, "")
 	}
 	return total, nil
 }
@@ -160,7 +158,7 @@ func (m *Map) genericBatchLookup(op string, cursor *BatchCursor, keys, values []
 		if err == nil {
 			copy(keys[cp*ks:], key)
 			cp++
-		} else if !errors.Is(err, unix.ENOENT) {
+		} else if !errors.Is(err, eNOENT) {
 			return cp, err
 		}
 		prev = append(prev[:0:0], key...)
@@ -169,8 +167,8 @@ func (m *Map) genericBatchLookup(op string, cursor *BatchCursor, keys, values []
 		cursor.prevKey = prev
 	}
 	if err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return cp, m.err(op, unix.ENOENT, "")
+		if errors.Is(err, eNOENT) {
+			return cp, m.err(op, eNOENT, "")
 		}
 		return cp, err
 	}

@@ -8,7 +8,7 @@
 // New validates a Spec with the kernel's rules and errnos (kernel 6.18:
 // kernel/bpf/syscall.c map_create and each type's map_alloc_check and
 // map_alloc). Operations return *Error values that wrap the kernel's errno,
-// so errors.Is(err, unix.ENOENT) and errors.Is(err, maps.ErrKeyNotExist)
+// so errors.Is(err, eNOENT) and errors.Is(err, maps.ErrKeyNotExist)
 // both work. The Go API mirrors the bpf() syscall (and cilium/ebpf's Map);
 // the program side mirrors the helpers (bpf_map_lookup_elem, ...). A
 // differential test applies the same random operations to kernel maps and

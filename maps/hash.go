@@ -6,8 +6,6 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
-
-	"golang.org/x/sys/unix"
 )
 
 // hashMap is the hash table of hash, percpu_hash, lru_hash, lru_percpu_hash
@@ -216,7 +214,7 @@ func (m *Map) hashLookup(key, out []byte) error {
 	}
 	h.mu.RUnlock()
 	if !ok {
-		return m.err("lookup", unix.ENOENT, "")
+		return m.err("lookup", eNOENT, "")
 	}
 	return nil
 }
@@ -261,13 +259,13 @@ func (m *Map) hashUpdate(key, value []byte, flags UpdateFlags, prog bool, cpu in
 	// spin lock); the per-CPU and LRU variants reject it as unknown.
 	if m.typ == Hash {
 		if flags&^UpdateLock > UpdateExist {
-			return m.err(op, unix.EINVAL, "unknown flags %#x", uint64(flags))
+			return m.err(op, eINVAL, "unknown flags %#x", uint64(flags))
 		}
 		if flags&UpdateLock != 0 {
-			return m.err(op, unix.EINVAL, "BPF_F_LOCK needs a bpf_spin_lock in the value, which needs BTF")
+			return m.err(op, eINVAL, "BPF_F_LOCK needs a bpf_spin_lock in the value, which needs BTF")
 		}
 	} else if flags > UpdateExist {
-		return m.err(op, unix.EINVAL, "unknown flags %#x", uint64(flags))
+		return m.err(op, eINVAL, "unknown flags %#x", uint64(flags))
 	}
 	h := m.ht
 	hv := h.hash(key)
@@ -275,15 +273,15 @@ func (m *Map) hashUpdate(key, value []byte, flags UpdateFlags, prog bool, cpu in
 	defer h.mu.Unlock()
 	s, pos, ok := h.find(key, hv)
 	if ok && flags == UpdateNoExist {
-		return m.err(op, unix.EEXIST, "")
+		return m.err(op, eEXIST, "")
 	}
 	if !ok && flags == UpdateExist {
-		return m.err(op, unix.ENOENT, "")
+		return m.err(op, eNOENT, "")
 	}
 	if !ok {
 		if h.count >= m.maxEntries {
 			if !h.lru {
-				return m.err(op, unix.E2BIG, "map is full (max_entries %d)", m.maxEntries)
+				return m.err(op, e2BIG, "map is full (max_entries %d)", m.maxEntries)
 			}
 			h.evict(m)
 			_, pos, _ = h.find(key, hv)
@@ -321,7 +319,7 @@ func (m *Map) hashDelete(key []byte, out []byte) error {
 	defer h.mu.Unlock()
 	s, pos, ok := h.find(key, hv)
 	if !ok {
-		return m.err(op, unix.ENOENT, "")
+		return m.err(op, eNOENT, "")
 	}
 	if out != nil {
 		m.copyOut(out, s)
@@ -347,7 +345,7 @@ func (m *Map) hashNextKey(key, out []byte) error {
 	}
 	s, ok := h.nextUsed(from)
 	if !ok {
-		return m.err("next key", unix.ENOENT, "")
+		return m.err("next key", eNOENT, "")
 	}
 	copy(out, h.key(s))
 	return nil

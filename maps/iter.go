@@ -3,8 +3,6 @@ package maps
 import (
 	"errors"
 	"iter"
-
-	"golang.org/x/sys/unix"
 )
 
 // Iterator walks the elements of a map (see Iterate).
@@ -65,7 +63,7 @@ func (it *Iterator) Next() bool {
 				prev = it.prev
 			}
 			key, err := m.NextKey(prev)
-			if errors.Is(err, unix.ENOENT) {
+			if errors.Is(err, eNOENT) {
 				return it.fail(nil)
 			}
 			if err != nil {
@@ -80,7 +78,7 @@ func (it *Iterator) Next() bool {
 			it.started = true
 			it.prev = key
 			value, err := m.Lookup(key)
-			if errors.Is(err, unix.ENOENT) {
+			if errors.Is(err, eNOENT) {
 				continue // an empty slot, or deleted meanwhile
 			}
 			if err != nil {
@@ -94,7 +92,7 @@ func (it *Iterator) Next() bool {
 		}
 	}
 	_, err := m.NextKey(nil)
-	if errors.Is(err, unix.ENOENT) {
+	if errors.Is(err, eNOENT) {
 		err = nil
 	}
 	return it.fail(err)

@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"sync"
-
-	"golang.org/x/sys/unix"
 )
 
 // lpmTrie is the kernel's lpm_trie algorithm (kernel/bpf/lpm_trie.c),
@@ -105,7 +103,7 @@ func (m *Map) lpmLookup(key, out []byte) error {
 	}
 	t.mu.RUnlock()
 	if n == nil {
-		return m.err("lookup", unix.ENOENT, "")
+		return m.err("lookup", eNOENT, "")
 	}
 	return nil
 }
@@ -124,10 +122,10 @@ func (m *Map) lpmOffset(key []byte) (uint32, bool) {
 // addElem is trie_check_add_elem.
 func (m *Map) lpmAddElem(flags UpdateFlags) error {
 	if flags == UpdateExist {
-		return m.err("update", unix.ENOENT, "")
+		return m.err("update", eNOENT, "")
 	}
 	if m.lpm.n == m.maxEntries {
-		return m.err("update", unix.ENOSPC, "lpm_trie is full (max_entries %d)", m.maxEntries)
+		return m.err("update", eNOSPC, "lpm_trie is full (max_entries %d)", m.maxEntries)
 	}
 	m.lpm.n++
 	return nil
@@ -148,11 +146,11 @@ func (m *Map) lpmUpdate(key, value []byte, flags UpdateFlags) error {
 	const op = "update"
 	t := m.lpm
 	if flags > UpdateExist {
-		return m.err(op, unix.EINVAL, "unknown flags %#x", uint64(flags))
+		return m.err(op, eINVAL, "unknown flags %#x", uint64(flags))
 	}
 	prefixlen, data := lpmSplit(key)
 	if prefixlen > t.maxPrefix {
-		return m.err(op, unix.EINVAL, "prefix length %d exceeds %d", prefixlen, t.maxPrefix)
+		return m.err(op, eINVAL, "prefix length %d exceeds %d", prefixlen, t.maxPrefix)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -186,7 +184,7 @@ func (m *Map) lpmUpdate(key, value []byte, flags UpdateFlags) error {
 	if node.prefixlen == matchlen {
 		if !node.im {
 			if flags == UpdateNoExist {
-				return m.err(op, unix.EEXIST, "")
+				return m.err(op, eEXIST, "")
 			}
 		} else {
 			if err := m.lpmAddElem(flags); err != nil {
@@ -231,7 +229,7 @@ func (m *Map) lpmDelete(key []byte) error {
 	t := m.lpm
 	prefixlen, data := lpmSplit(key)
 	if prefixlen > t.maxPrefix {
-		return m.err(op, unix.EINVAL, "prefix length %d exceeds %d", prefixlen, t.maxPrefix)
+		return m.err(op, eINVAL, "prefix length %d exceeds %d", prefixlen, t.maxPrefix)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -250,7 +248,7 @@ func (m *Map) lpmDelete(key []byte) error {
 		trim = &node.child[extractBit(data, node.prefixlen)]
 	}
 	if node == nil || node.prefixlen != prefixlen || node.prefixlen != matchlen || node.im {
-		return m.err(op, unix.ENOENT, "")
+		return m.err(op, eNOENT, "")
 	}
 	t.n--
 	t.free = append(t.free, node.slot)
@@ -287,7 +285,7 @@ func (m *Map) lpmNextKey(key, out []byte) error {
 	defer t.mu.RUnlock()
 	searchRoot := t.root
 	if searchRoot == nil {
-		return m.err("next key", unix.ENOENT, "")
+		return m.err("next key", eNOENT, "")
 	}
 	var next *lpmNode
 	if key != nil {
@@ -325,7 +323,7 @@ func (m *Map) lpmNextKey(key, out []byte) error {
 					sp--
 				}
 				if !found {
-					return m.err("next key", unix.ENOENT, "")
+					return m.err("next key", eNOENT, "")
 				}
 			}
 		}

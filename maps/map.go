@@ -5,8 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // Map is a map: its values, its index and the operations on them. All
@@ -51,11 +49,11 @@ type Map struct {
 // map creation. All memory the map's values will ever use is allocated here.
 func New(spec *Spec, opts Options) (*Map, error) {
 	if spec == nil {
-		return nil, &Error{Op: "create", Errno: unix.EINVAL, Detail: "nil spec"}
+		return nil, &Error{Op: "create", Errno: eINVAL, Detail: "nil spec"}
 	}
 	ncpu := opts.numCPU()
 	if ncpu > MaxNumCPU {
-		return nil, specErr(spec, unix.EINVAL, "NumCPU %d exceeds %d", ncpu, MaxNumCPU)
+		return nil, specErr(spec, eINVAL, "NumCPU %d exceeds %d", ncpu, MaxNumCPU)
 	}
 	s := spec.Copy()
 	fixup(s, ncpu)
@@ -78,7 +76,7 @@ func New(spec *Spec, opts Options) (*Map, error) {
 	}
 	need := m.memoryNeeded()
 	if uint64(need) > opts.maxMemory() {
-		return nil, specErr(s, unix.ENOMEM, "needs %d bytes, more than the limit of %d (Options.MaxMemory)", uint64(need), opts.maxMemory())
+		return nil, specErr(s, eNOMEM, "needs %d bytes, more than the limit of %d (Options.MaxMemory)", uint64(need), opts.maxMemory())
 	}
 	m.memory = uint64(need)
 	if err := m.init(); err != nil {
@@ -131,7 +129,7 @@ const maxArena = 1<<32 - 1
 func (m *Map) init() error {
 	if a := m.arenaSize(); a > 0 {
 		if a > maxArena {
-			return specErr(&m.spec, unix.ENOMEM, "values need %d bytes; a map's memory is limited to 4 GiB", uint64(a))
+			return specErr(&m.spec, eNOMEM, "values need %d bytes; a map's memory is limited to 4 GiB", uint64(a))
 		}
 		m.arena = alignedBytes(uint64(a))
 	}
@@ -265,7 +263,7 @@ func (m *Map) Close() error {
 // file descriptor before it looks at the map.
 func (m *Map) checkOpen(op string) error {
 	if m.closed.Load() {
-		return m.err(op, unix.EBADF, "map is closed")
+		return m.err(op, eBADF, "map is closed")
 	}
 	return nil
 }
@@ -275,7 +273,7 @@ func (m *Map) checkRead(op string) error {
 		return err
 	}
 	if m.spec.Flags&FlagWronly != 0 {
-		return m.err(op, unix.EPERM, "map was created with BPF_F_WRONLY")
+		return m.err(op, ePERM, "map was created with BPF_F_WRONLY")
 	}
 	return nil
 }
@@ -285,10 +283,10 @@ func (m *Map) checkWrite(op string) error {
 		return err
 	}
 	if m.spec.Flags&FlagRdonly != 0 {
-		return m.err(op, unix.EPERM, "map was created with BPF_F_RDONLY")
+		return m.err(op, ePERM, "map was created with BPF_F_RDONLY")
 	}
 	if m.frozen.Load() {
-		return m.err(op, unix.EPERM, "map is frozen")
+		return m.err(op, ePERM, "map is frozen")
 	}
 	return nil
 }
@@ -300,12 +298,12 @@ func (m *Map) Freeze() error {
 	const op = "freeze"
 	if err := m.checkWrite(op); err != nil {
 		if m.frozen.Load() {
-			return m.err(op, unix.EBUSY, "map is already frozen")
+			return m.err(op, eBUSY, "map is already frozen")
 		}
 		return err
 	}
 	if m.frozen.Swap(true) {
-		return m.err(op, unix.EBUSY, "map is already frozen")
+		return m.err(op, eBUSY, "map is already frozen")
 	}
 	return nil
 }
@@ -313,16 +311,16 @@ func (m *Map) Freeze() error {
 func (m *Map) checkKey(op string, key []byte) error {
 	if len(key) != int(m.keySize) {
 		if m.keySize == 0 {
-			return m.err(op, unix.EINVAL, "%s has no keys; pass a nil key", m.typ)
+			return m.err(op, eINVAL, "%s has no keys; pass a nil key", m.typ)
 		}
-		return m.err(op, unix.EINVAL, "key has %d bytes, want %d", len(key), m.keySize)
+		return m.err(op, eINVAL, "key has %d bytes, want %d", len(key), m.keySize)
 	}
 	return nil
 }
 
 func (m *Map) checkValue(op string, value []byte, want int) error {
 	if len(value) != want {
-		return m.err(op, unix.EINVAL, "value has %d bytes, want %d", len(value), want)
+		return m.err(op, eINVAL, "value has %d bytes, want %d", len(value), want)
 	}
 	return nil
 }

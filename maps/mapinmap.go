@@ -3,8 +3,6 @@ package maps
 import (
 	"encoding/binary"
 	"sync/atomic"
-
-	"golang.org/x/sys/unix"
 )
 
 func putIndex(b []byte, i uint32) { binary.NativeEndian.PutUint32(b, i) }
@@ -32,7 +30,7 @@ func (m *Map) UpdateMap(key []byte, inner *Map, flags UpdateFlags) error {
 		return err
 	}
 	if inner == nil {
-		return m.err(op, unix.EBADF, "nil inner map")
+		return m.err(op, eBADF, "nil inner map")
 	}
 	return m.updateInner(key, inner, flags)
 }
@@ -48,17 +46,17 @@ func (m *Map) updateMapByID(key, value []byte, flags UpdateFlags) error {
 	id := binary.NativeEndian.Uint32(value)
 	inner, ok := ByID(id)
 	if !ok {
-		return m.err("update", unix.EBADF, "no open map has id %d", id)
+		return m.err("update", eBADF, "no open map has id %d", id)
 	}
 	return m.updateInner(key, inner, flags)
 }
 
 func (m *Map) aomPrecheck(key []byte, flags UpdateFlags) error {
 	if flags != UpdateAny {
-		return m.err("update", unix.EINVAL, "only BPF_ANY is allowed")
+		return m.err("update", eINVAL, "only BPF_ANY is allowed")
 	}
 	if i := arrayIndex(key); i >= m.maxEntries {
-		return m.err("update", unix.E2BIG, "index %d out of range (max_entries %d)", i, m.maxEntries)
+		return m.err("update", e2BIG, "index %d out of range (max_entries %d)", i, m.maxEntries)
 	}
 	return nil
 }
@@ -66,7 +64,7 @@ func (m *Map) aomPrecheck(key []byte, flags UpdateFlags) error {
 func (m *Map) updateInner(key []byte, inner *Map, flags UpdateFlags) error {
 	const op = "update"
 	if m.outer == nil {
-		return m.err(op, unix.EINVAL, "%s does not hold maps", m.typ)
+		return m.err(op, eINVAL, "%s does not hold maps", m.typ)
 	}
 	if m.typ == ArrayOfMaps {
 		if err := m.aomPrecheck(key, flags); err != nil {
@@ -74,7 +72,7 @@ func (m *Map) updateInner(key []byte, inner *Map, flags UpdateFlags) error {
 		}
 	}
 	if !innerCompatible(m.outer.tmpl, inner) {
-		return m.err(op, unix.EINVAL, "inner map %s does not match the inner map spec %s", inner.spec.String(), m.outer.tmpl.String())
+		return m.err(op, eINVAL, "inner map %s does not match the inner map spec %s", inner.spec.String(), m.outer.tmpl.String())
 	}
 	var id [4]byte
 	binary.NativeEndian.PutUint32(id[:], inner.id)
@@ -93,11 +91,11 @@ func (m *Map) updateInner(key []byte, inner *Map, flags UpdateFlags) error {
 func (m *Map) arrayOfMapsLookup(key, out []byte) error {
 	i := arrayIndex(key)
 	if i >= m.maxEntries {
-		return m.err("lookup", unix.ENOENT, "index %d out of range (max_entries %d)", i, m.maxEntries)
+		return m.err("lookup", eNOENT, "index %d out of range (max_entries %d)", i, m.maxEntries)
 	}
 	in := m.outer.slots[i].Load()
 	if in == nil {
-		return m.err("lookup", unix.ENOENT, "slot %d is empty", i)
+		return m.err("lookup", eNOENT, "slot %d is empty", i)
 	}
 	binary.NativeEndian.PutUint32(out, in.id)
 	return nil
@@ -113,11 +111,11 @@ func (m *Map) LookupMap(key []byte) (*Map, error) {
 		return nil, err
 	}
 	if m.outer == nil {
-		return nil, m.err(op, unix.EINVAL, "%s does not hold maps", m.typ)
+		return nil, m.err(op, eINVAL, "%s does not hold maps", m.typ)
 	}
 	in, ok := m.InnerMap(key)
 	if !ok {
-		return nil, m.err(op, unix.ENOENT, "")
+		return nil, m.err(op, eNOENT, "")
 	}
 	return in, nil
 }
@@ -165,13 +163,13 @@ func (m *Map) SetProgram(index uint32, p any) error {
 		return err
 	}
 	if m.progs == nil {
-		return m.err(op, unix.EINVAL, "%s does not hold programs", m.typ)
+		return m.err(op, eINVAL, "%s does not hold programs", m.typ)
 	}
 	if index >= m.maxEntries {
-		return m.err(op, unix.E2BIG, "index %d out of range (max_entries %d)", index, m.maxEntries)
+		return m.err(op, e2BIG, "index %d out of range (max_entries %d)", index, m.maxEntries)
 	}
 	if p == nil {
-		return m.err(op, unix.EBADF, "nil program: use Delete to clear a slot")
+		return m.err(op, eBADF, "nil program: use Delete to clear a slot")
 	}
 	m.progs.slots[index].Store(&progEntry{p: p})
 	return nil
@@ -196,7 +194,7 @@ func (m *Map) Program(index uint32) (any, bool) {
 func (m *Map) progLookup(key, out []byte) error {
 	p, ok := m.Program(arrayIndex(key))
 	if !ok {
-		return m.err("lookup", unix.ENOENT, "")
+		return m.err("lookup", eNOENT, "")
 	}
 	var id uint32
 	if ider, ok := p.(interface{ ID() uint32 }); ok {

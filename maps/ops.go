@@ -1,8 +1,5 @@
 package maps
 
-import (
-	"golang.org/x/sys/unix"
-)
 
 // Lookup returns a copy of the value of key, as the bpf() syscall returns
 // it: for per-CPU maps, NumCPU values one ValueStride apart (see
@@ -29,13 +26,13 @@ func (m *Map) LookupInto(key, value []byte) error { return m.lookupInto(key, val
 func (m *Map) lookupInto(key, out []byte, flags UpdateFlags) error {
 	const op = "lookup"
 	if flags&^UpdateLock != 0 {
-		return m.err(op, unix.EINVAL, "unknown flags %#x", uint64(flags))
+		return m.err(op, eINVAL, "unknown flags %#x", uint64(flags))
 	}
 	if err := m.checkRead(op); err != nil {
 		return err
 	}
 	if flags&UpdateLock != 0 {
-		return m.err(op, unix.EINVAL, "BPF_F_LOCK needs a bpf_spin_lock in the value, which needs BTF")
+		return m.err(op, eINVAL, "BPF_F_LOCK needs a bpf_spin_lock in the value, which needs BTF")
 	}
 	if err := m.checkKey(op, key); err != nil {
 		return err
@@ -53,7 +50,7 @@ func (m *Map) lookupInto(key, out []byte, flags UpdateFlags) error {
 	case Queue, Stack:
 		return m.qsGet(out, false)
 	case BloomFilter:
-		return m.err(op, unix.EINVAL, "a bloom_filter lookup takes the value to test: use Peek")
+		return m.err(op, eINVAL, "a bloom_filter lookup takes the value to test: use Peek")
 	case ProgramArray:
 		return m.progLookup(key, out)
 	case ArrayOfMaps:
@@ -75,7 +72,7 @@ func (m *Map) Update(key, value []byte, flags UpdateFlags) error {
 		return err
 	}
 	if flags&UpdateLock != 0 {
-		return m.err(op, unix.EINVAL, "BPF_F_LOCK needs a bpf_spin_lock in the value, which needs BTF")
+		return m.err(op, eINVAL, "BPF_F_LOCK needs a bpf_spin_lock in the value, which needs BTF")
 	}
 	if err := m.checkKey(op, key); err != nil {
 		return err
@@ -98,15 +95,15 @@ func (m *Map) Update(key, value []byte, flags UpdateFlags) error {
 		return m.bloomPush(value, flags)
 	case ProgramArray, PerfEventArray:
 		if flags != UpdateAny {
-			return m.err(op, unix.EINVAL, "only BPF_ANY is allowed")
+			return m.err(op, eINVAL, "only BPF_ANY is allowed")
 		}
 		if i := arrayIndex(key); i >= m.maxEntries {
-			return m.err(op, unix.E2BIG, "index %d out of range (max_entries %d)", i, m.maxEntries)
+			return m.err(op, e2BIG, "index %d out of range (max_entries %d)", i, m.maxEntries)
 		}
 		if m.typ == ProgramArray {
-			return m.err(op, unix.EINVAL, "prog_array values are programs, not file descriptors: use SetProgram")
+			return m.err(op, eINVAL, "prog_array values are programs, not file descriptors: use SetProgram")
 		}
-		return m.err(op, unix.EINVAL, "perf_event_array values are perf events: attach a PerfReader")
+		return m.err(op, eINVAL, "perf_event_array values are perf events: attach a PerfReader")
 	}
 	return m.err(op, ENOTSUPP, "")
 }
@@ -127,15 +124,15 @@ func (m *Map) deleteElem(key []byte) error {
 	const op = "delete"
 	switch m.typ {
 	case Array, PerCPUArray:
-		return m.err(op, unix.EINVAL, "array elements cannot be deleted")
+		return m.err(op, eINVAL, "array elements cannot be deleted")
 	case Hash, PerCPUHash, LRUHash, LRUPerCPUHash, HashOfMaps:
 		return m.hashDelete(key, nil)
 	case LPMTrie:
 		return m.lpmDelete(key)
 	case Queue, Stack:
-		return m.err(op, unix.EINVAL, "use Pop")
+		return m.err(op, eINVAL, "use Pop")
 	case BloomFilter:
-		return m.err(op, unix.EOPNOTSUPP, "bloom filters cannot delete")
+		return m.err(op, eOPNOTSUPP, "bloom filters cannot delete")
 	case ProgramArray, PerfEventArray, ArrayOfMaps:
 		return m.fdArrayDelete(key)
 	}
@@ -167,7 +164,7 @@ func (m *Map) NextKeyInto(key, next []byte) error {
 		}
 	}
 	if len(next) != int(m.keySize) {
-		return m.err(op, unix.EINVAL, "next key buffer has %d bytes, want %d", len(next), m.keySize)
+		return m.err(op, eINVAL, "next key buffer has %d bytes, want %d", len(next), m.keySize)
 	}
 	switch {
 	case m.typ.isArray():
@@ -177,9 +174,9 @@ func (m *Map) NextKeyInto(key, next []byte) error {
 	case m.typ == LPMTrie:
 		return m.lpmNextKey(key, next)
 	case m.typ == Queue || m.typ == Stack:
-		return m.err(op, unix.EINVAL, "%s has no keys", m.typ)
+		return m.err(op, eINVAL, "%s has no keys", m.typ)
 	case m.typ == BloomFilter:
-		return m.err(op, unix.EOPNOTSUPP, "bloom filters have no keys")
+		return m.err(op, eOPNOTSUPP, "bloom filters have no keys")
 	}
 	return m.err(op, ENOTSUPP, "")
 }
@@ -195,7 +192,7 @@ func (m *Map) LookupAndDelete(key []byte) ([]byte, error) {
 func (m *Map) LookupAndDeleteWithFlags(key []byte, flags UpdateFlags) ([]byte, error) {
 	const op = "lookup and delete"
 	if flags&^UpdateLock != 0 {
-		return nil, m.err(op, unix.EINVAL, "unknown flags %#x", uint64(flags))
+		return nil, m.err(op, eINVAL, "unknown flags %#x", uint64(flags))
 	}
 	if err := m.checkRead(op); err != nil {
 		return nil, err
@@ -204,10 +201,10 @@ func (m *Map) LookupAndDeleteWithFlags(key []byte, flags UpdateFlags) ([]byte, e
 		return nil, err
 	}
 	if flags != 0 && (m.typ == Queue || m.typ == Stack) {
-		return nil, m.err(op, unix.EINVAL, "%s takes no flags", m.typ)
+		return nil, m.err(op, eINVAL, "%s takes no flags", m.typ)
 	}
 	if flags&UpdateLock != 0 {
-		return nil, m.err(op, unix.EINVAL, "BPF_F_LOCK needs a bpf_spin_lock in the value, which needs BTF")
+		return nil, m.err(op, eINVAL, "BPF_F_LOCK needs a bpf_spin_lock in the value, which needs BTF")
 	}
 	if err := m.checkKey(op, key); err != nil {
 		return nil, err
@@ -232,7 +229,7 @@ func (m *Map) LookupAndDeleteWithFlags(key []byte, flags UpdateFlags) ([]byte, e
 // CPU, each ValueSize bytes.
 func (m *Map) LookupPerCPU(key []byte) ([][]byte, error) {
 	if !m.typ.PerCPU() {
-		return nil, m.err("lookup", unix.EINVAL, "%s is not a per-CPU map", m.typ)
+		return nil, m.err("lookup", eINVAL, "%s is not a per-CPU map", m.typ)
 	}
 	full, err := m.Lookup(key)
 	if err != nil {
@@ -251,15 +248,15 @@ func (m *Map) LookupPerCPU(key []byte) ([][]byte, error) {
 func (m *Map) UpdatePerCPU(key []byte, values [][]byte, flags UpdateFlags) error {
 	const op = "update"
 	if !m.typ.PerCPU() {
-		return m.err(op, unix.EINVAL, "%s is not a per-CPU map", m.typ)
+		return m.err(op, eINVAL, "%s is not a per-CPU map", m.typ)
 	}
 	if len(values) > m.ncpu {
-		return m.err(op, unix.EINVAL, "%d values for %d CPUs", len(values), m.ncpu)
+		return m.err(op, eINVAL, "%d values for %d CPUs", len(values), m.ncpu)
 	}
 	full := make([]byte, m.FullValueSize())
 	for c, v := range values {
 		if len(v) != int(m.valueSize) {
-			return m.err(op, unix.EINVAL, "value for CPU %d has %d bytes, want %d", c, len(v), m.valueSize)
+			return m.err(op, eINVAL, "value for CPU %d has %d bytes, want %d", c, len(v), m.valueSize)
 		}
 		copy(full[c*int(m.stride):], v)
 	}
@@ -302,10 +299,10 @@ func (m *Map) UpdateElem(key, value []byte, flags UpdateFlags, cpu int) error {
 		return err
 	}
 	if m.typ.PerCPU() && uint(cpu) >= uint(m.ncpu) {
-		return m.err(op, unix.EINVAL, "cpu %d out of range (%d CPUs)", cpu, m.ncpu)
+		return m.err(op, eINVAL, "cpu %d out of range (%d CPUs)", cpu, m.ncpu)
 	}
 	if m.spec.Flags&FlagRdonlyProg != 0 {
-		return m.err(op, unix.EPERM, "map was created with BPF_F_RDONLY_PROG")
+		return m.err(op, ePERM, "map was created with BPF_F_RDONLY_PROG")
 	}
 	switch m.typ {
 	case Array, PerCPUArray:
@@ -315,7 +312,7 @@ func (m *Map) UpdateElem(key, value []byte, flags UpdateFlags, cpu int) error {
 	case LPMTrie:
 		return m.lpmUpdate(key, value, flags)
 	case Queue, Stack, BloomFilter:
-		return m.err(op, unix.EINVAL, "use Push")
+		return m.err(op, eINVAL, "use Push")
 	}
 	return m.err(op, ENOTSUPP, "programs cannot update %s", m.typ)
 }
@@ -327,7 +324,7 @@ func (m *Map) DeleteElem(key []byte) error {
 		return err
 	}
 	if m.spec.Flags&FlagRdonlyProg != 0 {
-		return m.err(op, unix.EPERM, "map was created with BPF_F_RDONLY_PROG")
+		return m.err(op, ePERM, "map was created with BPF_F_RDONLY_PROG")
 	}
 	switch m.typ {
 	case Array, PerCPUArray, Hash, PerCPUHash, LRUHash, LRUPerCPUHash, LPMTrie, Queue, Stack, BloomFilter:
@@ -362,7 +359,7 @@ func (m *Map) Pop(value []byte) error {
 	case Queue, Stack:
 		return m.qsGet(value, true)
 	case BloomFilter:
-		return m.err("pop", unix.EOPNOTSUPP, "bloom filters cannot pop")
+		return m.err("pop", eOPNOTSUPP, "bloom filters cannot pop")
 	}
 	return m.err("pop", ENOTSUPP, "only queue and stack support pop")
 }

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // perfArray holds the per-CPU event buffers of a perf_event_array. In the
@@ -137,30 +135,30 @@ func (e *perfEvent) read(rec *PerfRecord) bool {
 func (m *Map) PerfEventOutput(flags uint64, cpu int, data []byte) error {
 	const op = "perf event output"
 	if m.perf == nil {
-		return m.err(op, unix.EINVAL, "%s is not a perf_event_array", m.typ)
+		return m.err(op, eINVAL, "%s is not a perf_event_array", m.typ)
 	}
 	if flags&^PerfIndexMask != 0 {
-		return m.err(op, unix.EINVAL, "unknown flags %#x", flags)
+		return m.err(op, eINVAL, "unknown flags %#x", flags)
 	}
 	idx := flags & PerfIndexMask
 	if idx == PerfCurrentCPU {
 		idx = uint64(cpu)
 	}
 	if idx >= uint64(m.maxEntries) {
-		return m.err(op, unix.E2BIG, "index %d out of range (max_entries %d)", idx, m.maxEntries)
+		return m.err(op, e2BIG, "index %d out of range (max_entries %d)", idx, m.maxEntries)
 	}
 	e := m.perf.events[idx].Load()
 	if e == nil {
-		return m.err(op, unix.ENOENT, "no reader is attached at index %d", idx)
+		return m.err(op, eNOENT, "no reader is attached at index %d", idx)
 	}
 	if e.cpu != cpu {
-		return m.err(op, unix.EOPNOTSUPP, "index %d belongs to CPU %d, the program runs on CPU %d", idx, e.cpu, cpu)
+		return m.err(op, eOPNOTSUPP, "index %d belongs to CPU %d, the program runs on CPU %d", idx, e.cpu, cpu)
 	}
 	if perfSampleSize(len(data))+8 > perfMaxRecord {
-		return m.err(op, unix.E2BIG, "sample of %d bytes exceeds a perf record", len(data))
+		return m.err(op, e2BIG, "sample of %d bytes exceeds a perf record", len(data))
 	}
 	if !e.output(data) {
-		return m.err(op, unix.ENOSPC, "CPU %d's buffer is full; sample lost", cpu)
+		return m.err(op, eNOSPC, "CPU %d's buffer is full; sample lost", cpu)
 	}
 	e.rd.signal()
 	return nil
@@ -198,26 +196,26 @@ type PerfReader struct {
 func NewPerfReader(m *Map, perCPUBuffer int) (*PerfReader, error) {
 	const op = "perf reader"
 	if m.perf == nil {
-		return nil, m.err(op, unix.EINVAL, "%s is not a perf_event_array", m.typ)
+		return nil, m.err(op, eINVAL, "%s is not a perf_event_array", m.typ)
 	}
 	if err := m.checkOpen(op); err != nil {
 		return nil, err
 	}
 	if perCPUBuffer <= 0 || perCPUBuffer > 1<<30 {
-		return nil, m.err(op, unix.EINVAL, "per-CPU buffer size %d out of range", perCPUBuffer)
+		return nil, m.err(op, eINVAL, "per-CPU buffer size %d out of range", perCPUBuffer)
 	}
 	size := roundPow2((uint64(perCPUBuffer) + PageSize - 1) / PageSize * PageSize)
 	p := m.perf
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.reader != nil {
-		return nil, m.err(op, unix.EBUSY, "a reader is already attached")
+		return nil, m.err(op, eBUSY, "a reader is already attached")
 	}
 	n := min(m.ncpu, int(m.maxEntries))
 	rd := &PerfReader{m: m, wake: make(chan struct{}), closed: make(chan struct{})}
 	for c := range n {
 		if p.events[c].Load() != nil {
-			return nil, m.err(op, unix.EBUSY, "index %d already has an event", c)
+			return nil, m.err(op, eBUSY, "index %d already has an event", c)
 		}
 	}
 	for c := range n {

@@ -4,8 +4,6 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
-
-	"golang.org/x/sys/unix"
 )
 
 // queueStack is the kernel's queue and stack (kernel/bpf/queue_stack_maps.c):
@@ -38,7 +36,7 @@ func (m *Map) qsPush(value []byte, flags UpdateFlags) error {
 	q := m.qs
 	// BPF_EXIST makes room by dropping the oldest element.
 	if flags&UpdateNoExist != 0 || flags > UpdateExist {
-		return m.err("push", unix.EINVAL, "flags %#x: only BPF_ANY and BPF_EXIST are allowed", uint64(flags))
+		return m.err("push", eINVAL, "flags %#x: only BPF_ANY and BPF_EXIST are allowed", uint64(flags))
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -48,7 +46,7 @@ func (m *Map) qsPush(value []byte, flags UpdateFlags) error {
 	}
 	if head == q.tail {
 		if flags != UpdateExist {
-			return m.err("push", unix.E2BIG, "%s is full (max_entries %d)", m.typ, m.maxEntries)
+			return m.err("push", e2BIG, "%s is full (max_entries %d)", m.typ, m.maxEntries)
 		}
 		q.tail++
 		if q.tail >= q.size {
@@ -72,7 +70,7 @@ func (m *Map) qsGet(value []byte, del bool) error {
 	defer q.mu.Unlock()
 	if q.head == q.tail {
 		clear(value)
-		return m.err(op, unix.ENOENT, "%s is empty", m.typ)
+		return m.err(op, eNOENT, "%s is empty", m.typ)
 	}
 	if !q.stack {
 		copy(value, q.elem(q.tail))
@@ -167,7 +165,7 @@ func (b *bloomFilter) hash(value []byte, i uint32) uint32 {
 
 func (m *Map) bloomPush(value []byte, flags UpdateFlags) error {
 	if flags != UpdateAny {
-		return m.err("push", unix.EINVAL, "bloom_filter takes only BPF_ANY")
+		return m.err("push", eINVAL, "bloom_filter takes only BPF_ANY")
 	}
 	b := m.bloom
 	for i := range b.nhash {
@@ -182,7 +180,7 @@ func (m *Map) bloomPeek(value []byte) error {
 	for i := range b.nhash {
 		h := b.hash(value, i)
 		if atomic.LoadUint64(&b.bits[h/64])&(1<<(h%64)) == 0 {
-			return m.err("peek", unix.ENOENT, "value is not in the bloom filter")
+			return m.err("peek", eNOENT, "value is not in the bloom filter")
 		}
 	}
 	return nil

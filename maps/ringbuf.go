@@ -7,8 +7,6 @@ import (
 	"sort"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // ringBuf is a BPF ring buffer (kernel/bpf/ringbuf.c): the arena is the
@@ -149,13 +147,13 @@ func (m *Map) Discard(off uint32, flags uint64) error { return m.commit("discard
 func (m *Map) commit(op string, off uint32, flags uint64, discard bool) error {
 	r := m.rb
 	if r == nil {
-		return m.err(op, unix.EINVAL, "%s is not a ringbuf", m.typ)
+		return m.err(op, eINVAL, "%s is not a ringbuf", m.typ)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	i, ok := r.findBusy(off)
 	if !ok {
-		return m.err(op, unix.EINVAL, "offset %d is not a reserved record", off)
+		return m.err(op, eINVAL, "offset %d is not a reserved record", off)
 	}
 	rec := &r.recs[i]
 	rec.busy = false
@@ -208,14 +206,14 @@ func (r *ringBuf) wakeAll() {
 // EAGAIN.
 func (m *Map) Output(data []byte, flags uint64) error {
 	if m.rb == nil {
-		return m.err("output", unix.EINVAL, "%s is not a ringbuf", m.typ)
+		return m.err("output", eINVAL, "%s is not a ringbuf", m.typ)
 	}
 	if flags&^(RingbufNoWakeup|RingbufForceWakeup) != 0 {
-		return m.err("output", unix.EINVAL, "unknown flags %#x", flags)
+		return m.err("output", eINVAL, "unknown flags %#x", flags)
 	}
 	off, ok := m.Reserve(uint64(len(data)), 0)
 	if !ok {
-		return m.err("output", unix.EAGAIN, "no room for %d bytes", len(data))
+		return m.err("output", eAGAIN, "no room for %d bytes", len(data))
 	}
 	r := m.rb
 	r.mu.Lock()
@@ -289,7 +287,7 @@ type RingbufReader struct {
 // one map share its records.
 func NewRingbufReader(m *Map) (*RingbufReader, error) {
 	if m.rb == nil {
-		return nil, m.err("reader", unix.EINVAL, "%s is not a ringbuf", m.typ)
+		return nil, m.err("reader", eINVAL, "%s is not a ringbuf", m.typ)
 	}
 	if err := m.checkOpen("reader"); err != nil {
 		return nil, err

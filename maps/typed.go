@@ -3,8 +3,6 @@ package maps
 import (
 	"encoding/binary"
 	"fmt"
-
-	"golang.org/x/sys/unix"
 )
 
 // Typed helpers: keys and values of fixed-size types (integers, arrays,
@@ -14,10 +12,10 @@ import (
 func encode(m *Map, op, what string, v any, size int) ([]byte, error) {
 	n := binary.Size(v)
 	if n < 0 {
-		return nil, m.err(op, unix.EINVAL, "%s of type %T has no fixed size", what, v)
+		return nil, m.err(op, eINVAL, "%s of type %T has no fixed size", what, v)
 	}
 	if n != size {
-		return nil, m.err(op, unix.EINVAL, "%s of type %T has %d bytes, want %d", what, v, n, size)
+		return nil, m.err(op, eINVAL, "%s of type %T has %d bytes, want %d", what, v, n, size)
 	}
 	return binary.Append(make([]byte, 0, n), binary.NativeEndian, v)
 }
@@ -25,10 +23,10 @@ func encode(m *Map, op, what string, v any, size int) ([]byte, error) {
 func decode[V any](m *Map, op string, b []byte) (V, error) {
 	var v V
 	if n := binary.Size(&v); n != len(b) {
-		return v, m.err(op, unix.EINVAL, "value type %T has %d bytes, want %d", v, n, len(b))
+		return v, m.err(op, eINVAL, "value type %T has %d bytes, want %d", v, n, len(b))
 	}
 	if _, err := binary.Decode(b, binary.NativeEndian, &v); err != nil {
-		return v, m.err(op, unix.EINVAL, "decode %T: %v", v, err)
+		return v, m.err(op, eINVAL, "decode %T: %v", v, err)
 	}
 	return v, nil
 }

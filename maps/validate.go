@@ -2,8 +2,6 @@ package maps
 
 import (
 	"math/bits"
-
-	"golang.org/x/sys/unix"
 )
 
 // Limits of the kernel (x86-64, 4 KiB pages) that map creation checks.
@@ -63,16 +61,16 @@ func fixup(s *Spec, ncpu int) {
 // kernel does (lru maps with BPF_F_NO_COMMON_LRU).
 func validate(s *Spec, ncpu int, depth int) error {
 	if s.MapExtra != 0 && s.Type != BloomFilter {
-		return specErr(s, unix.EINVAL, "map_extra %#x is only meaningful for bloom_filter", s.MapExtra)
+		return specErr(s, eINVAL, "map_extra %#x is only meaningful for bloom_filter", s.MapExtra)
 	}
 	if s.Flags&FlagRdonly != 0 && s.Flags&FlagWronly != 0 {
-		return specErr(s, unix.EINVAL, "BPF_F_RDONLY and BPF_F_WRONLY together")
+		return specErr(s, eINVAL, "BPF_F_RDONLY and BPF_F_WRONLY together")
 	}
 	if !s.Type.Supported() {
 		if int(s.Type) < len(typeNames) && s.Type != Unspec {
 			return specErr(s, ENOTSUPP, "map type %s is not supported by ebpfvm", s.Type)
 		}
-		return specErr(s, unix.EINVAL, "unknown map type %d", uint32(s.Type))
+		return specErr(s, eINVAL, "unknown map type %d", uint32(s.Type))
 	}
 	var err error
 	switch {
@@ -107,7 +105,7 @@ func validateName(s *Spec) error {
 	for i := 0; i < len(s.Name); i++ {
 		c := s.Name[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.') {
-			return specErr(s, unix.EINVAL, "name %q: only letters, digits, '_' and '.' are allowed", s.Name)
+			return specErr(s, eINVAL, "name %q: only letters, digits, '_' and '.' are allowed", s.Name)
 		}
 	}
 	return nil
@@ -117,45 +115,45 @@ func validateArray(s *Spec) error {
 	fd := s.Type == ProgramArray || s.Type == PerfEventArray || s.Type == ArrayOfMaps
 	if fd {
 		if s.ValueSize != 4 {
-			return specErr(s, unix.EINVAL, "value size %d: %s values are 4-byte handles", s.ValueSize, s.Type)
+			return specErr(s, eINVAL, "value size %d: %s values are 4-byte handles", s.ValueSize, s.Type)
 		}
 		if s.Flags&(FlagRdonlyProg|FlagWronlyProg) != 0 {
-			return specErr(s, unix.EINVAL, "BPF_F_RDONLY_PROG/BPF_F_WRONLY_PROG are not supported for %s", s.Type)
+			return specErr(s, eINVAL, "BPF_F_RDONLY_PROG/BPF_F_WRONLY_PROG are not supported for %s", s.Type)
 		}
 	}
 	percpu := s.Type == PerCPUArray
 	switch {
 	case s.MaxEntries == 0:
-		return specErr(s, unix.EINVAL, "max_entries must be > 0")
+		return specErr(s, eINVAL, "max_entries must be > 0")
 	case s.KeySize != 4:
-		return specErr(s, unix.EINVAL, "key size %d: array keys are 4-byte indexes", s.KeySize)
+		return specErr(s, eINVAL, "key size %d: array keys are 4-byte indexes", s.KeySize)
 	case s.ValueSize == 0:
-		return specErr(s, unix.EINVAL, "value size must be > 0")
+		return specErr(s, eINVAL, "value size must be > 0")
 	case s.Flags&^arrayFlagMask != 0:
-		return specErr(s, unix.EINVAL, "flags %#x not allowed for %s", s.Flags&^arrayFlagMask, s.Type)
+		return specErr(s, eINVAL, "flags %#x not allowed for %s", s.Flags&^arrayFlagMask, s.Type)
 	case !accessOK(s.Flags):
-		return specErr(s, unix.EINVAL, "BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together")
+		return specErr(s, eINVAL, "BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together")
 	case percpu && s.Flags&FlagNumaNode != 0:
-		return specErr(s, unix.EINVAL, "BPF_F_NUMA_NODE is not allowed for per-CPU maps")
+		return specErr(s, eINVAL, "BPF_F_NUMA_NODE is not allowed for per-CPU maps")
 	}
 	if s.Type != Array && s.Flags&(FlagMmapable|FlagInnerMap) != 0 {
-		return specErr(s, unix.EINVAL, "BPF_F_MMAPABLE and BPF_F_INNER_MAP are only allowed for array")
+		return specErr(s, eINVAL, "BPF_F_MMAPABLE and BPF_F_INNER_MAP are only allowed for array")
 	}
 	if s.Type != PerfEventArray && s.Flags&FlagPreserveElems != 0 {
-		return specErr(s, unix.EINVAL, "BPF_F_PRESERVE_ELEMS is only allowed for perf_event_array")
+		return specErr(s, eINVAL, "BPF_F_PRESERVE_ELEMS is only allowed for perf_event_array")
 	}
 	if s.ValueSize > intMax {
-		return specErr(s, unix.E2BIG, "value size %d exceeds INT_MAX", s.ValueSize)
+		return specErr(s, e2BIG, "value size %d exceeds INT_MAX", s.ValueSize)
 	}
 	if percpu && roundUp8(uint64(s.ValueSize)) > pcpuMinUnitSize {
-		return specErr(s, unix.E2BIG, "per-CPU value size %d exceeds %d", s.ValueSize, pcpuMinUnitSize)
+		return specErr(s, e2BIG, "per-CPU value size %d exceeds %d", s.ValueSize, pcpuMinUnitSize)
 	}
 	return nil
 }
 
 func validateHash(s *Spec, ncpu int) error {
 	if s.Type == HashOfMaps && s.ValueSize != 4 {
-		return specErr(s, unix.EINVAL, "value size %d: hash_of_maps values are 4-byte handles", s.ValueSize)
+		return specErr(s, eINVAL, "value size %d: hash_of_maps values are 4-byte handles", s.ValueSize)
 	}
 	percpu := s.Type.PerCPU()
 	lru := s.Type.isLRU()
@@ -163,21 +161,21 @@ func validateHash(s *Spec, ncpu int) error {
 	prealloc := s.Flags&FlagNoPrealloc == 0
 	switch {
 	case s.Flags&^htabFlagMask != 0:
-		return specErr(s, unix.EINVAL, "flags %#x not allowed for %s", s.Flags&^htabFlagMask, s.Type)
+		return specErr(s, eINVAL, "flags %#x not allowed for %s", s.Flags&^htabFlagMask, s.Type)
 	case !accessOK(s.Flags):
-		return specErr(s, unix.EINVAL, "BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together")
+		return specErr(s, eINVAL, "BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together")
 	case !lru && percpuLRU:
-		return specErr(s, unix.EINVAL, "BPF_F_NO_COMMON_LRU is only allowed for lru maps")
+		return specErr(s, eINVAL, "BPF_F_NO_COMMON_LRU is only allowed for lru maps")
 	case lru && !prealloc:
 		return specErr(s, ENOTSUPP, "lru maps are always preallocated (BPF_F_NO_PREALLOC)")
 	case s.Flags&FlagNumaNode != 0 && (percpu || percpuLRU):
-		return specErr(s, unix.EINVAL, "BPF_F_NUMA_NODE is not allowed for per-CPU maps")
+		return specErr(s, eINVAL, "BPF_F_NUMA_NODE is not allowed for per-CPU maps")
 	case s.MaxEntries == 0 || s.KeySize == 0 || s.ValueSize == 0:
-		return specErr(s, unix.EINVAL, "key size, value size and max_entries must be > 0")
+		return specErr(s, eINVAL, "key size, value size and max_entries must be > 0")
 	case uint64(s.KeySize)+uint64(s.ValueSize) >= kmallocMaxSize-htabElemSize:
-		return specErr(s, unix.E2BIG, "key size + value size %d is too large", uint64(s.KeySize)+uint64(s.ValueSize))
+		return specErr(s, e2BIG, "key size + value size %d is too large", uint64(s.KeySize)+uint64(s.ValueSize))
 	case percpu && roundUp8(uint64(s.ValueSize)) > pcpuMinUnitSize:
-		return specErr(s, unix.E2BIG, "per-CPU value size %d exceeds %d", s.ValueSize, pcpuMinUnitSize)
+		return specErr(s, e2BIG, "per-CPU value size %d exceeds %d", s.ValueSize, pcpuMinUnitSize)
 	}
 	if percpuLRU {
 		// Every CPU's LRU list gets the same number of elements.
@@ -189,12 +187,12 @@ func validateHash(s *Spec, ncpu int) error {
 		s.MaxEntries = uint32(m)
 	}
 	if s.MaxEntries > 1<<31 {
-		return specErr(s, unix.E2BIG, "max_entries %d exceeds 2^31", s.MaxEntries)
+		return specErr(s, e2BIG, "max_entries %d exceeds 2^31", s.MaxEntries)
 	}
 	// n_buckets (max_entries rounded up to a power of two) times the
 	// 16-byte bucket must fit in 32 bits.
 	if roundPow2(uint64(s.MaxEntries)) > 0xffff_ffff/16 {
-		return specErr(s, unix.E2BIG, "max_entries %d: too many buckets", s.MaxEntries)
+		return specErr(s, e2BIG, "max_entries %d: too many buckets", s.MaxEntries)
 	}
 	return nil
 }
@@ -202,17 +200,17 @@ func validateHash(s *Spec, ncpu int) error {
 func validateLPM(s *Spec) error {
 	switch {
 	case s.MaxEntries == 0:
-		return specErr(s, unix.EINVAL, "max_entries must be > 0")
+		return specErr(s, eINVAL, "max_entries must be > 0")
 	case s.Flags&FlagNoPrealloc == 0:
-		return specErr(s, unix.EINVAL, "lpm_trie requires BPF_F_NO_PREALLOC")
+		return specErr(s, eINVAL, "lpm_trie requires BPF_F_NO_PREALLOC")
 	case s.Flags&^lpmFlagMask != 0:
-		return specErr(s, unix.EINVAL, "flags %#x not allowed for lpm_trie", s.Flags&^lpmFlagMask)
+		return specErr(s, eINVAL, "flags %#x not allowed for lpm_trie", s.Flags&^lpmFlagMask)
 	case !accessOK(s.Flags):
-		return specErr(s, unix.EINVAL, "BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together")
+		return specErr(s, eINVAL, "BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together")
 	case s.KeySize < lpmKeySizeMin || s.KeySize > lpmKeySizeMax:
-		return specErr(s, unix.EINVAL, "key size %d: lpm_trie keys are a 4-byte prefix length and 1 to 256 bytes of data", s.KeySize)
+		return specErr(s, eINVAL, "key size %d: lpm_trie keys are a 4-byte prefix length and 1 to 256 bytes of data", s.KeySize)
 	case s.ValueSize < 1 || s.ValueSize > lpmValSizeMax:
-		return specErr(s, unix.EINVAL, "value size %d out of range 1..%d", s.ValueSize, lpmValSizeMax)
+		return specErr(s, eINVAL, "value size %d out of range 1..%d", s.ValueSize, lpmValSizeMax)
 	}
 	return nil
 }
@@ -220,13 +218,13 @@ func validateLPM(s *Spec) error {
 func validateQueue(s *Spec) error {
 	switch {
 	case s.MaxEntries == 0 || s.KeySize != 0 || s.ValueSize == 0:
-		return specErr(s, unix.EINVAL, "%s needs key size 0, value size > 0 and max_entries > 0", s.Type)
+		return specErr(s, eINVAL, "%s needs key size 0, value size > 0 and max_entries > 0", s.Type)
 	case s.Flags&^qsFlagMask != 0:
-		return specErr(s, unix.EINVAL, "flags %#x not allowed for %s", s.Flags&^qsFlagMask, s.Type)
+		return specErr(s, eINVAL, "flags %#x not allowed for %s", s.Flags&^qsFlagMask, s.Type)
 	case !accessOK(s.Flags):
-		return specErr(s, unix.EINVAL, "BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together")
+		return specErr(s, eINVAL, "BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together")
 	case s.ValueSize > kmallocMaxSize:
-		return specErr(s, unix.E2BIG, "value size %d exceeds %d", s.ValueSize, kmallocMaxSize)
+		return specErr(s, e2BIG, "value size %d exceeds %d", s.ValueSize, kmallocMaxSize)
 	}
 	return nil
 }
@@ -234,30 +232,30 @@ func validateQueue(s *Spec) error {
 func validateRingbuf(s *Spec) error {
 	switch {
 	case s.Flags&^ringFlagMask != 0:
-		return specErr(s, unix.EINVAL, "flags %#x not allowed for ringbuf", s.Flags&^ringFlagMask)
+		return specErr(s, eINVAL, "flags %#x not allowed for ringbuf", s.Flags&^ringFlagMask)
 	case s.KeySize != 0 || s.ValueSize != 0:
-		return specErr(s, unix.EINVAL, "ringbuf needs key size 0 and value size 0")
+		return specErr(s, eINVAL, "ringbuf needs key size 0 and value size 0")
 	case s.MaxEntries == 0 || s.MaxEntries&(s.MaxEntries-1) != 0 || s.MaxEntries%PageSize != 0:
-		return specErr(s, unix.EINVAL, "ringbuf size %d must be a power of 2 and a multiple of the page size %d", s.MaxEntries, PageSize)
+		return specErr(s, eINVAL, "ringbuf size %d must be a power of 2 and a multiple of the page size %d", s.MaxEntries, PageSize)
 	case uint64(s.MaxEntries) > ringbufMaxDataSz:
-		return specErr(s, unix.E2BIG, "ringbuf size %d too large", s.MaxEntries)
+		return specErr(s, e2BIG, "ringbuf size %d too large", s.MaxEntries)
 	}
 	return nil
 }
 
 func validateBloom(s *Spec) error {
 	if s.ValueSize > kmallocMaxSize {
-		return specErr(s, unix.E2BIG, "value size %d exceeds %d", s.ValueSize, kmallocMaxSize)
+		return specErr(s, e2BIG, "value size %d exceeds %d", s.ValueSize, kmallocMaxSize)
 	}
 	switch {
 	case s.KeySize != 0 || s.ValueSize == 0 || s.MaxEntries == 0:
-		return specErr(s, unix.EINVAL, "bloom_filter needs key size 0, value size > 0 and max_entries > 0")
+		return specErr(s, eINVAL, "bloom_filter needs key size 0, value size > 0 and max_entries > 0")
 	case s.Flags&^bloomFlagMask != 0:
-		return specErr(s, unix.EINVAL, "flags %#x not allowed for bloom_filter", s.Flags&^bloomFlagMask)
+		return specErr(s, eINVAL, "flags %#x not allowed for bloom_filter", s.Flags&^bloomFlagMask)
 	case !accessOK(s.Flags):
-		return specErr(s, unix.EINVAL, "BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together")
+		return specErr(s, eINVAL, "BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together")
 	case s.MapExtra&^0xf != 0:
-		return specErr(s, unix.EINVAL, "map_extra %#x: only the low 4 bits (number of hash functions) may be set", s.MapExtra)
+		return specErr(s, eINVAL, "map_extra %#x: only the low 4 bits (number of hash functions) may be set", s.MapExtra)
 	}
 	return nil
 }
@@ -267,10 +265,10 @@ func validateBloom(s *Spec) error {
 func validateInner(s *Spec, ncpu, depth int) error {
 	in := s.InnerMap
 	if in == nil {
-		return specErr(s, unix.EBADF, "%s needs an InnerMap spec (the kernel's inner_map_fd)", s.Type)
+		return specErr(s, eBADF, "%s needs an InnerMap spec (the kernel's inner_map_fd)", s.Type)
 	}
 	if depth > 0 || in.Type == ArrayOfMaps || in.Type == HashOfMaps {
-		return specErr(s, unix.EINVAL, "maps of maps of maps are not supported")
+		return specErr(s, eINVAL, "maps of maps of maps are not supported")
 	}
 	if in.Type == ProgramArray {
 		return specErr(s, ENOTSUPP, "prog_array cannot be an inner map")
