@@ -1,6 +1,5 @@
 package maps
 
-
 // Lookup returns a copy of the value of key, as the bpf() syscall returns
 // it: for per-CPU maps, NumCPU values one ValueStride apart (see
 // LookupPerCPU); for a queue or stack, the element Pop would return (key
