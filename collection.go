@@ -25,6 +25,7 @@ import (
 	"github.com/ebpfvm/ebpfvm/interp"
 	"github.com/ebpfvm/ebpfvm/isa"
 	ebpfmaps "github.com/ebpfvm/ebpfvm/maps"
+	"github.com/ebpfvm/ebpfvm/progtype"
 	"github.com/ebpfvm/ebpfvm/vm"
 )
 
@@ -264,19 +265,26 @@ func (c *Collection) resolve(spec *ProgramSpec, ins isa.Instruction, index int) 
 	return 0, fmt.Errorf("unknown reference kind %d", ref.Kind)
 }
 
-// machinePool recycles the machines of a collection's runs.
+// runner is what one run needs besides the program, recycled from run to
+// run so that a run allocates nothing.
+type runner struct {
+	m  *vm.Machine
+	in progtype.Input
+}
+
+// machinePool recycles the runners of a program's runs.
 type machinePool struct {
 	pool sync.Pool
 }
 
-func (p *machinePool) get(space *vm.Space) *vm.Machine {
-	if m, ok := p.pool.Get().(*vm.Machine); ok {
-		return m
+func (p *machinePool) get(space *vm.Space) *runner {
+	if r, ok := p.pool.Get().(*runner); ok {
+		return r
 	}
-	return vm.NewMachine(space)
+	return &runner{m: vm.NewMachine(space)}
 }
 
-func (p *machinePool) put(m *vm.Machine) { p.pool.Put(m) }
+func (p *machinePool) put(r *runner) { p.pool.Put(r) }
 
 // engineFor prepares a program for the chosen engine.
 func engineFor(p *vm.Program, _ Engine) *interp.Interpreter {

@@ -159,21 +159,30 @@ type Result struct {
 // faults returns the *vm.Fault as error, along with what the result holds
 // (the instruction count, the data as it was).
 func (p *Program) Execute(opts *RunOptions) (*Result, error) {
+	res := &Result{}
+	err := p.execute(opts, res, true)
+	return res, err
+}
+
+// execute runs the program and fills res; with copyOut it copies the data
+// and context out of the machine's buffers, which the next run reuses.
+func (p *Program) execute(opts *RunOptions, res *Result, copyOut bool) error {
 	if opts == nil {
 		opts = &RunOptions{AnyCPU: true}
 	}
 	if p.coll.closed.Load() {
-		return nil, errors.New("ebpfvm: the program's collection is closed")
+		return errors.New("ebpfvm: the program's collection is closed")
 	}
 	cpu := opts.CPU
 	if opts.AnyCPU || cpu < 0 {
 		cpu = p.coll.acquireCPU()
 		defer p.coll.releaseCPU(cpu)
 	} else if cpu >= p.coll.ncpu {
-		return nil, fmt.Errorf("ebpfvm: cpu %d, but the collection has %d", cpu, p.coll.ncpu)
+		return fmt.Errorf("ebpfvm: cpu %d, but the collection has %d", cpu, p.coll.ncpu)
 	}
-	m := p.pool.get(p.coll.space)
-	defer p.pool.put(m)
+	r := p.pool.get(p.coll.space)
+	defer p.pool.put(r)
+	m := r.m
 	m.Reset()
 	if opts.Budget > 0 {
 		m.Budget = opts.Budget
@@ -181,26 +190,29 @@ func (p *Program) Execute(opts *RunOptions) (*Result, error) {
 	m.Ctx = opts.Ctx
 	m.CPU = cpu
 	m.Env = p.coll.env
-	run, err := p.typ.Setup(m, &progtype.Input{Data: opts.Data, Context: opts.Context})
+	r.in = progtype.Input{Data: opts.Data, Context: opts.Context}
+	run, err := p.typ.Setup(m, &r.in)
+	r.in = progtype.Input{}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r0, err := p.interp.Run(m, run.Args[:]...)
-	res := &Result{R0: r0, Executed: m.Executed, Data: bytes.Clone(run.Data())}
-	if c := run.Context(); c != nil {
-		res.Context = bytes.Clone(c)
-	}
+	res.R0, res.Executed = r0, m.Executed
 	res.Redirect, res.Redirected = helpers.RedirectTarget(m)
-	return res, err
+	if copyOut {
+		res.Data = bytes.Clone(run.Data())
+		if c := run.Context(); c != nil {
+			res.Context = bytes.Clone(c)
+		}
+	}
+	return err
 }
 
 // Run runs the program once over opts and returns r0, like cilium/ebpf's
 // Program.Run.
 func (p *Program) Run(opts *RunOptions) (uint64, error) {
-	res, err := p.Execute(opts)
-	if res == nil {
-		return 0, err
-	}
+	var res Result
+	err := p.execute(opts, &res, false)
 	return res.R0, err
 }
 
@@ -208,8 +220,5 @@ func (p *Program) Run(opts *RunOptions) (uint64, error) {
 // returns r0 and the data after the run, like cilium/ebpf's Program.Test.
 func (p *Program) Test(data []byte) (uint64, []byte, error) {
 	res, err := p.Execute(&RunOptions{Data: data, AnyCPU: true})
-	if res == nil {
-		return 0, nil, err
-	}
 	return res.R0, res.Data, err
 }

@@ -88,7 +88,7 @@ func TestTestdataMapsAfterRuns(t *testing.T) {
 }
 
 // tcpPacket builds an Ethernet/IPv4/TCP packet to the given port.
-func tcpPacket(t *testing.T, port uint16) []byte {
+func tcpPacket(t testing.TB, port uint16) []byte {
 	t.Helper()
 	buf := gopacket.NewSerializeBuffer()
 	eth := &layers.Ethernet{SrcMAC: []byte{2, 0, 0, 0, 0, 1}, DstMAC: []byte{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}

@@ -119,7 +119,7 @@ func (h *hookType) Setup(m *vm.Machine, in *Input) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Run{Args: [5]uint64{vm.Addr(vm.RegionContext, 0)}, m: m, buf: buf, ctx: ctx}, nil
+	return newRun(m, [5]uint64{vm.Addr(vm.RegionContext, 0)}, buf, ctx, false), nil
 }
 
 // HookFromStruct builds a hook whose context mirrors a Go struct type: one

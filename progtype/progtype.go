@@ -61,6 +61,14 @@ func (r *Run) Context() []byte {
 	return r.ctx.mem
 }
 
+// newRun returns the machine's reusable Run, filled in; it is valid until
+// the next Setup on the machine.
+func newRun(m *vm.Machine, args [5]uint64, buf []byte, ctx *contextMem, raw bool) *Run {
+	r := &cacheOf(m).run
+	*r = Run{Args: args, m: m, buf: buf, ctx: ctx, raw: raw}
+	return r
+}
+
 // Raw is the program type of the conformance suite and uBPF: r1 is the
 // address of the input memory and r2 its length; the result is r0.
 var Raw Type = rawType{}
@@ -80,7 +88,7 @@ func (rawType) Setup(m *vm.Machine, in *Input) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Run{Args: args, m: m, buf: out, raw: true}, nil
+	return newRun(m, args, out, nil, true), nil
 }
 
 // ByName returns the built-in program type called name.
@@ -129,12 +137,42 @@ var baseHelpers = []int32{
 	195, // map_lookup_percpu_elem
 }
 
+// cache holds what a program type reuses from run to run of one machine
+// (vm.Machine.TypeCache): allocating a packet buffer per run would cost more
+// than running a small program.
+type cache struct {
+	buf []byte
+	ctx contextMem
+	run Run
+}
+
+func cacheOf(m *vm.Machine) *cache {
+	if c, ok := m.TypeCache.(*cache); ok {
+		return c
+	}
+	c := &cache{}
+	m.TypeCache = c
+	return c
+}
+
+// buffer returns the machine's reusable data buffer resized to n bytes,
+// 8-byte aligned, its contents unspecified.
+func (c *cache) buffer(n int) []byte {
+	if cap(c.buf) < n {
+		c.buf = vm.AlignedBytes(max(n, 64))
+	}
+	c.buf = c.buf[:n]
+	return c.buf
+}
+
 // setupPacket copies a packet into a buffer of headroom + len + tailroom
-// bytes (8-byte aligned) installed as RegionData, and sets the machine's
-// packet bounds.
+// bytes (8-byte aligned, zero outside the packet) installed as RegionData,
+// and sets the machine's packet bounds.
 func setupPacket(m *vm.Machine, pkt []byte, headroom, tailroom, floor int) ([]byte, error) {
-	buf := vm.AlignedBytes(headroom + len(pkt) + tailroom)
+	buf := cacheOf(m).buffer(headroom + len(pkt) + tailroom)
+	clear(buf[:headroom])
 	copy(buf[headroom:], pkt)
+	clear(buf[headroom+len(pkt):])
 	r, err := vm.NewRegion(buf, vm.PermRW)
 	if err != nil {
 		return nil, err
@@ -153,7 +191,13 @@ func setupPacket(m *vm.Machine, pkt []byte, headroom, tailroom, floor int) ([]by
 // setupContext installs the emulated context region of layout, initialised
 // from init where the caller may set fields (settable) and from defaults.
 func setupContext(m *vm.Machine, layout *Layout, in []byte, settable func(f *Field) bool) (*contextMem, error) {
-	c := &contextMem{layout: layout, mem: make([]byte, layout.Size)}
+	c := &cacheOf(m).ctx
+	c.layout = layout
+	if cap(c.mem) < layout.Size {
+		c.mem = make([]byte, layout.Size)
+	}
+	c.mem = c.mem[:layout.Size]
+	clear(c.mem)
 	if len(in) > 0 {
 		if len(in) > layout.Size {
 			return nil, fmt.Errorf("%s: context input of %d bytes exceeds the %d-byte %s", layout.Name, len(in), layout.Size, layout.Name)

@@ -12,9 +12,9 @@ import (
 // r1 = its address and r2 = its length — the convention of the conformance
 // suite and of uBPF. The program works on a private, 8-byte aligned copy of
 // mem, which is returned as out so that the caller can see what the program
-// wrote.
+// wrote; the machine reuses that memory in its next run.
 func SetupRaw(m *vm.Machine, mem []byte) (args [5]uint64, out []byte, err error) {
-	out = vm.AlignedBytes(len(mem))
+	out = cacheOf(m).buffer(len(mem))
 	copy(out, mem)
 	r, err := vm.NewRegion(out, vm.PermRW)
 	if err != nil {

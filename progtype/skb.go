@@ -101,5 +101,5 @@ func (skbType) Setup(m *vm.Machine, in *Input) (*Run, error) {
 		return nil, err
 	}
 	binary.LittleEndian.PutUint32(ctx.mem[0:], uint32(len(in.Data)))
-	return &Run{Args: [5]uint64{vm.Addr(vm.RegionContext, 0)}, m: m, buf: buf, ctx: ctx}, nil
+	return newRun(m, [5]uint64{vm.Addr(vm.RegionContext, 0)}, buf, ctx, false), nil
 }

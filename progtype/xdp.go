@@ -97,5 +97,5 @@ func (xdpType) Setup(m *vm.Machine, in *Input) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Run{Args: [5]uint64{vm.Addr(vm.RegionContext, 0)}, m: m, buf: buf, ctx: ctx}, nil
+	return newRun(m, [5]uint64{vm.Addr(vm.RegionContext, 0)}, buf, ctx, false), nil
 }

@@ -57,6 +57,9 @@ type Machine struct {
 	// HelperState is per-run state of helpers (e.g. a redirect target);
 	// Reset clears it.
 	HelperState any
+	// TypeCache is where a program type keeps buffers it reuses from run to
+	// run of this machine (packet buffer, context); Reset keeps it.
+	TypeCache any
 
 	// Program is the program being run (changes on a tail call).
 	Program *Program
