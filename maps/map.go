@@ -89,6 +89,8 @@ func New(spec *Spec, opts Options) (*Map, error) {
 // arenaSize is the size of the value arena, saturated for absurd specs.
 func (m *Map) arenaSize() memSize {
 	switch {
+	case m.typ == ProgramArray || m.typ == PerfEventArray:
+		return 0
 	case m.typ.isArray():
 		return mul(uint64(m.maxEntries), uint64(m.elemSize))
 	case m.typ.isHash() || m.typ == LPMTrie:
