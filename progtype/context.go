@@ -49,6 +49,10 @@ type Field struct {
 	// Narrow allows loads of a power-of-two size smaller than Size, at an
 	// offset aligned to that size (the kernel's narrow context loads).
 	Narrow bool
+	// Bytes makes the field part of an array that adjacent Bytes fields
+	// continue, accessed at any size and aligned offset within the array,
+	// for loads and stores (__sk_buff.cb[0..4]).
+	Bytes bool
 }
 
 // Layout is a context structure as programs see it: the kernel's uapi
@@ -102,6 +106,11 @@ func (l *Layout) Check(off, size int, write bool) (*Field, error) {
 			return fail(f.Name + " is read-only")
 		case !write && !f.Read:
 			return fail(f.Name + " cannot be read")
+		case f.Bytes:
+			if off+size > l.bytesEnd(i) {
+				return fail("the access spans past the end of " + f.Name + "'s array")
+			}
+			return f, nil
 		case off+size > f.Offset+f.Size:
 			return fail("the access spans more than " + f.Name)
 		case size == f.Size:
@@ -112,6 +121,19 @@ func (l *Layout) Check(off, size int, write bool) (*Field, error) {
 		return f, nil
 	}
 	return fail("no field at this offset")
+}
+
+// bytesEnd returns the end of the array of adjacent Bytes fields that
+// field i belongs to.
+func (l *Layout) bytesEnd(i int) int {
+	end := l.Fields[i].Offset + l.Fields[i].Size
+	for _, g := range l.Fields[i+1:] {
+		if !g.Bytes || g.Offset != end {
+			break
+		}
+		end = g.Offset + g.Size
+	}
+	return end
 }
 
 // FieldByName returns the named field.

@@ -8,7 +8,8 @@ import (
 )
 
 // SkbLayout is struct __sk_buff (Linux 6.18's, 192 bytes) with the access
-// rules of a socket filter, extended with direct packet access: data and
+// rules of a socket filter (cb[0..4] form one 20-byte array accessed at any
+// size), extended with direct packet access: data and
 // data_end read as packet pointers, which the kernel offers to tc programs
 // but not to socket filters (those use ld_abs or bpf_skb_load_bytes). Only
 // cb[0..4] are writable. Fields user space has no meaning for read as 0.
@@ -28,11 +29,11 @@ var SkbLayout = &Layout{
 		{Name: "ingress_ifindex", Offset: 36, Size: 4, Read: true, Narrow: true},
 		{Name: "ifindex", Offset: 40, Size: 4, Read: true, Narrow: true},
 		{Name: "tc_index", Offset: 44, Size: 4, Read: true, Narrow: true},
-		{Name: "cb[0]", Offset: 48, Size: 4, Read: true, Write: true, Narrow: true},
-		{Name: "cb[1]", Offset: 52, Size: 4, Read: true, Write: true, Narrow: true},
-		{Name: "cb[2]", Offset: 56, Size: 4, Read: true, Write: true, Narrow: true},
-		{Name: "cb[3]", Offset: 60, Size: 4, Read: true, Write: true, Narrow: true},
-		{Name: "cb[4]", Offset: 64, Size: 4, Read: true, Write: true, Narrow: true},
+		{Name: "cb[0]", Offset: 48, Size: 4, Read: true, Write: true, Bytes: true},
+		{Name: "cb[1]", Offset: 52, Size: 4, Read: true, Write: true, Bytes: true},
+		{Name: "cb[2]", Offset: 56, Size: 4, Read: true, Write: true, Bytes: true},
+		{Name: "cb[3]", Offset: 60, Size: 4, Read: true, Write: true, Bytes: true},
+		{Name: "cb[4]", Offset: 64, Size: 4, Read: true, Write: true, Bytes: true},
 		{Name: "hash", Offset: 68, Size: 4, Read: true, Narrow: true},
 		{Name: "tc_classid", Offset: 72, Size: 4},
 		{Name: "data", Offset: 76, Size: 4, Kind: FieldPacketData, Read: true},
