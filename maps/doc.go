@@ -20,7 +20,9 @@
 // lpm_trie, and ringbuf's data area) keep their values in one arena
 // allocated at creation, 8-byte aligned, never moved: a program's pointer
 // is region<<32 | offset, with the arena registered as a vm region by the
-// loader. Values are ValueStride (ValueSize rounded up to 8) apart; per-CPU
+// loader (ProgAccess gives its permissions). Maps of maps keep their inner
+// map ids in an arena too. Queues, stacks, bloom filters, prog_array and
+// perf_event_array copy values in and out and have no arena. Values are ValueStride (ValueSize rounded up to 8) apart; per-CPU
 // maps hold NumCPU consecutive values per element. Hash maps preallocate
 // MaxEntries slots and recycle freed ones; a deleted element's memory stays
 // valid, as with the kernel's RCU, so a program holding a pointer reads
@@ -73,6 +75,8 @@
 //     positions are otherwise the kernel's. The page size is fixed at 4096.
 //   - bloom_filter uses its own hash function (no false negatives, false
 //     positive rate as the kernel's bit-array sizing gives).
+//   - Errnos are golang.org/x/sys/unix's; on hosts without it (Windows)
+//     the syscall package's stand in.
 //   - New fills in what cilium/ebpf and libbpf fill in: perf_event_array
 //     key and value sizes (4) and MaxEntries (NumCPU), maps of maps' value
 //     size (4).
