@@ -200,7 +200,7 @@ func TestNewProgram(t *testing.T) {
 	require.ErrorAs(t, err, &pe)
 	require.Equal(t, 2, pe.Insn)
 
-	_, err = NewProgram([]isa.Instruction{isa.LoadPseudo(isa.R1, isa.PseudoFunc, 1, 0), isa.Return()}, ProgramOptions{})
+	_, err = NewProgram([]isa.Instruction{isa.LoadPseudo(isa.R1, isa.PseudoFunc, 0, 0), isa.Return()}, ProgramOptions{})
 	require.ErrorAs(t, err, &pe, "a function pointer into the second slot of a lddw")
 	_, err = NewProgram(nil, ProgramOptions{})
 	require.Error(t, err)
