@@ -55,6 +55,7 @@ func (c *Collection) load(spec *ProgramSpec, reg *helpers.Registry, engine Engin
 		Space:   c.space,
 		Resolve: func(ins isa.Instruction, index int) (uint64, error) { return c.resolve(spec, ins, index) },
 		Meta:    typ,
+		Inline:  reg.Inline(),
 	})
 	if err != nil {
 		var pe *vm.ProgramError

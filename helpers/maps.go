@@ -23,8 +23,10 @@ func RegisterMap(space *vm.Space, m *maps.Map, readOnly bool) (int, error) {
 	}
 	var region uint32
 	if arena := m.Arena(); len(arena) > 0 {
+		// BPF_F_WRONLY_PROG maps stay readable here: the verifier enforces
+		// it, and helpers read values from the region.
 		perm := vm.PermRW
-		if readOnly || m.Flags()&maps.FlagRdonlyProg != 0 {
+		if _, write := m.ProgAccess(); readOnly || !write {
 			perm = vm.PermRead
 		}
 		r, err := vm.NewRegion(arena, perm)
@@ -38,7 +40,7 @@ func RegisterMap(space *vm.Space, m *maps.Map, readOnly bool) (int, error) {
 
 // mapOf decodes a map pointer argument.
 func mapOf(m *vm.Machine, handle uint64) (*maps.Map, uint32, error) {
-	obj, region, ok := m.Space().Map(handle)
+	obj, region, ok := m.MapAt(handle)
 	if ok {
 		if mm, ok := obj.(*maps.Map); ok {
 			return mm, region, nil

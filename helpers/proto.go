@@ -147,4 +147,7 @@ func KernelID(name string) (int32, bool) {
 type Helper struct {
 	Proto
 	Func vm.HelperFunc
+	// standard marks this package's own implementations, which engines may
+	// inline (Registry.Inline).
+	standard bool
 }

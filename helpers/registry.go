@@ -36,7 +36,8 @@ func NewRegistry() *Registry {
 func Standard() *Registry {
 	r := NewRegistry()
 	for _, h := range standard() {
-		if err := r.Register(h); err != nil {
+		h.standard = true
+		if err := r.register(h); err != nil {
 			panic(err) // a bug in the standard set, caught by its tests
 		}
 	}
@@ -46,6 +47,13 @@ func Standard() *Registry {
 // Register adds a helper under h.ID. It fails if the id is taken or out of
 // range, or if h has no name or no function.
 func (r *Registry) Register(h Helper) error {
+	// A helper registered from outside may bind any function, so engines
+	// must call it rather than run their own copy.
+	h.standard = false
+	return r.register(h)
+}
+
+func (r *Registry) register(h Helper) error {
 	if h.Name == "" || h.Func == nil {
 		return fmt.Errorf("helpers: helper %d needs a name and a function", h.ID)
 	}
@@ -142,6 +150,19 @@ func (r *Registry) Table(allow func(id int32) bool) []vm.HelperFunc {
 		}
 	}
 	return t
+}
+
+// Inline returns the vm.Inline* flags for the helpers of this registry
+// that engines may run themselves: those still bound to this package's
+// standard implementations.
+func (r *Registry) Inline() uint32 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var flags uint32
+	if h, ok := r.byID[IDMapLookupElem]; ok && h.standard {
+		flags |= vm.InlineMapLookup
+	}
+	return flags
 }
 
 // Name returns the name of helper id for the verifier log: the registered

@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"unsafe"
 
+	"github.com/ebpfvm/ebpfvm/maps"
 	"github.com/ebpfvm/ebpfvm/vm"
 )
 
@@ -132,11 +133,10 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 		// the CPU predicts far better than one jump table's indirect jump
 		// (measured: about 35% faster on ALU loops).
 		if cls := op & 7; cls == alu64 {
-			// The operand without a branch: the source register for X
-			// forms, the immediate for K forms (whose src field is 0).
-			xm := -uint64(op>>3) & 1
-			xm = -xm
-			v := regs[ins.src&15]&xm | uint64(ins.imm)&^xm
+			v := uint64(ins.imm)
+			if op&x != 0 {
+				v = regs[ins.src&15]
+			}
 			d := &regs[ins.dst&15]
 			// Two switches of at most seven cases: Go compiles those into
 			// compare trees; eight or more dense cases become a jump table,
@@ -192,17 +192,48 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 			}
 		} else if cls == jmp {
 			a := op & 0xf0
+			v := uint64(ins.imm)
+			if op&x != 0 {
+				v = regs[ins.src&15]
+			}
+			d := regs[ins.dst&15]
+			// cond64, inlined by hand: the compiler does not inline it here.
 			var taken bool
-			if a == opJA {
-				taken = true
-			} else if a == opCall || a == opExit || a >= opJCnd {
-				goto slow
-			} else {
-				v := uint64(ins.imm)
-				if op&x != 0 {
-					v = regs[ins.src&15]
+			if a < opJSet {
+				switch a {
+				case opJA:
+					taken = true
+				case opJEq:
+					taken = d == v
+				case opJGT:
+					taken = d > v
+				default: // opJGE
+					taken = d >= v
 				}
-				taken = cond64(a, regs[ins.dst&15], v)
+			} else if a < opCall {
+				switch a {
+				case opJSet:
+					taken = d&v != 0
+				case opJNE:
+					taken = d != v
+				case opJSGT:
+					taken = int64(d) > int64(v)
+				default: // opJSGE
+					taken = int64(d) >= int64(v)
+				}
+			} else if a >= opJLT && a <= opJSLE {
+				switch a {
+				case opJLT:
+					taken = d < v
+				case opJLE:
+					taken = d <= v
+				case opJSLT:
+					taken = int64(d) < int64(v)
+				default: // opJSLE
+					taken = int64(d) <= int64(v)
+				}
+			} else {
+				goto slow // call, exit, may_goto
 			}
 			if taken {
 				n += uint64(pc-start) + 1
@@ -525,6 +556,10 @@ func (s *state) call(ins *insn) error {
 		s.pc = int(target)
 		return nil
 	}
+	if helperID == 1 && s.c.prog.Inline&vm.InlineMapLookup != 0 && s.inlineLookup() {
+		s.pc = pc + 1
+		return nil
+	}
 	fn := s.c.prog.Helper(helperID)
 	if fn == nil {
 		return s.fault(vm.FaultBadCall, fmt.Sprintf("unknown helper %d", helperID))
@@ -555,6 +590,35 @@ func (s *state) call(ins *insn) error {
 	}
 	s.pc = pc + 1
 	return nil
+}
+
+// inlineLookup runs bpf_map_lookup_elem on an array map without calling
+// the helper (what a JIT would inline). It reports false, having done
+// nothing, for anything else, which the helper then handles (and faults on).
+func (s *state) inlineLookup() bool {
+	regs := &s.regs
+	obj, region, ok := s.m.MapAt(regs[1])
+	if !ok {
+		return false
+	}
+	mm, ok := obj.(*maps.Map)
+	if !ok {
+		return false
+	}
+	p := translate(s.regions, regs[2], 4)
+	if p == nil || mm.KeySize() != 4 {
+		return false
+	}
+	off, ok := mm.ArrayOffset(uint32(load32(p)), s.m.CPU)
+	if !ok {
+		if t := mm.Type(); t != maps.Array && t != maps.PerCPUArray {
+			return false
+		}
+		regs[0] = 0 // index past the end: NULL
+		return true
+	}
+	regs[0] = vm.Addr(region, off)
+	return true
 }
 
 // atomic executes an atomic read-modify-write.

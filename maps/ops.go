@@ -271,6 +271,23 @@ func (m *Map) UpdatePerCPU(key []byte, values [][]byte, flags UpdateFlags) error
 // referenced. key must have KeySize bytes. ok is false for a missing key,
 // an out-of-range cpu, or a map type programs cannot look up this way (see
 // InnerMap for maps of maps).
+// ArrayOffset is LookupOffset for array and percpu_array maps by index,
+// for engines that inline bpf_map_lookup_elem. ok is false for other map
+// types, an index past the end or an out-of-range cpu.
+func (m *Map) ArrayOffset(index uint32, cpu int) (off uint32, ok bool) {
+	if m.typ != Array && m.typ != PerCPUArray || index >= m.maxEntries {
+		return 0, false
+	}
+	off = index * m.elemSize
+	if m.typ == PerCPUArray {
+		if uint(cpu) >= uint(m.ncpu) {
+			return 0, false
+		}
+		off += uint32(cpu) * m.stride
+	}
+	return off, true
+}
+
 func (m *Map) LookupOffset(key []byte, cpu int) (off uint32, ok bool) {
 	if len(key) != int(m.keySize) {
 		return 0, false

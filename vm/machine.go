@@ -40,6 +40,7 @@ type Machine struct {
 	names   [FirstSharedRegion]string
 	space   *Space
 	seen    *spaceSnapshot // the Space snapshot Regions was built from
+	maps    []mapEntry     // the Space's maps, as of seen
 
 	stack [stackBytes / 8]uint64
 
@@ -125,7 +126,30 @@ func (m *Machine) SyncSpace() {
 		m.Regions = m.Regions[:need]
 	}
 	copy(m.Regions[FirstSharedRegion:], snap.regions)
+	m.maps = m.maps[:0]
+	for i, obj := range snap.maps {
+		m.maps = append(m.maps, mapEntry{obj: obj, region: snap.mapRegions[i]})
+	}
 	m.seen = snap
+}
+
+// mapEntry is a map object of the Space and the region of its values.
+type mapEntry struct {
+	obj    any
+	region uint32
+}
+
+// MapAt returns the map object behind a map handle and the region of its
+// values, as the machine's Space had them when the machine last synced
+// (at Reset, or when a helper registered a map). It is Space.Map without
+// the atomic snapshot load, for helpers on the hot path.
+func (m *Machine) MapAt(handle uint64) (obj any, region uint32, ok bool) {
+	i := (handle >> RegionShift) - MapHandleRegion
+	if uint32(handle) != 0 || i >= uint64(len(m.maps)) {
+		return nil, 0, false
+	}
+	e := &m.maps[i]
+	return e.obj, e.region, true
 }
 
 // Space returns the shared address space of the machine.

@@ -155,6 +155,9 @@ type Program struct {
 	Space   *Space
 	// Meta carries whatever the loader attaches (program type, ...), for helpers.
 	Meta any
+	// Inline lets engines run some helpers themselves (Inline* flags),
+	// when the program's helper table binds the standard implementations.
+	Inline uint32
 	// Engine data, set once by an engine that compiles the program.
 	Compiled any
 }
@@ -169,7 +172,15 @@ type ProgramOptions struct {
 	// addresses, ... index is the instruction index.
 	Resolve func(ins isa.Instruction, index int) (uint64, error)
 	Meta    any
+	// Inline sets Program.Inline.
+	Inline uint32
 }
+
+// Inline flags: helpers an engine may run itself rather than call.
+const (
+	// InlineMapLookup: bpf_map_lookup_elem (helper 1) on array maps.
+	InlineMapLookup uint32 = 1 << iota
+)
 
 // ProgramError reports a program that cannot be prepared for running.
 type ProgramError struct {
@@ -198,6 +209,7 @@ func NewProgram(insns []isa.Instruction, opts ProgramOptions) (*Program, error) 
 		Helpers: opts.Helpers,
 		Space:   space,
 		Meta:    opts.Meta,
+		Inline:  opts.Inline,
 	}
 	slot := 0
 	for i, ins := range insns {
