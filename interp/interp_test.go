@@ -2,6 +2,7 @@ package interp
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"math"
 	"sync"
@@ -475,4 +476,68 @@ func TestConcurrentRuns(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
+}
+
+// TestAtomicsAreAtomic has 8 goroutines increment shared counters with
+// every atomic operation that can count: add, fetch_add, a cmpxchg loop and
+// an xchg-based lock; no increment may be lost.
+func TestAtomicsAreAtomic(t *testing.T) {
+	space := vm.NewSpace()
+	shared := vm.AlignedBytes(32)
+	r, err := vm.NewRegion(shared, vm.PermRW)
+	require.NoError(t, err)
+	id := space.AddRegion("counters", r)
+	base := int64(vm.Addr(id, 0))
+	const n = 500
+	insns := []isa.Instruction{
+		isa.LoadImm64(isa.R6, base),
+		isa.ALUMov.Imm(isa.R7, n),
+		// loop:
+		isa.ALUMov.Imm(isa.R1, 1),
+		isa.Atomic(isa.AtomicAdd, isa.R6, 0, isa.R1, isa.SizeDW),
+		isa.ALUMov.Imm(isa.R1, 1),
+		isa.Atomic(isa.AtomicAdd|isa.AtomicFetch, isa.R6, 8, isa.R1, isa.SizeW),
+		// cmpxchg loop on the 64-bit word at 16: r0 = old; r1 = old+1
+		isa.Load(isa.R0, isa.R6, 16, isa.SizeDW),
+		isa.ALUMov.Reg(isa.R1, isa.R0),
+		isa.ALUAdd.Imm(isa.R1, 1),
+		isa.ALUMov.Reg(isa.R2, isa.R0),
+		isa.Atomic(isa.AtomicCmpXchg, isa.R6, 16, isa.R1, isa.SizeDW),
+		isa.JumpNE.Reg(isa.R0, isa.R2, -6),
+		// 32-bit cmpxchg loop on the word at 24
+		isa.Load(isa.R0, isa.R6, 24, isa.SizeW),
+		isa.ALUMov.Reg(isa.R1, isa.R0),
+		isa.ALUAdd.Imm(isa.R1, 1),
+		isa.ALUMov.Reg(isa.R2, isa.R0),
+		isa.Atomic(isa.AtomicCmpXchg, isa.R6, 24, isa.R1, isa.SizeW),
+		isa.JumpNE.Reg32(isa.R0, isa.R2, -6),
+		isa.ALUSub.Imm(isa.R7, 1),
+		isa.JumpNE.Imm(isa.R7, 0, -18),
+		isa.ALUMov.Imm(isa.R0, 0),
+		isa.Return(),
+	}
+	p, err := vm.NewProgram(insns, vm.ProgramOptions{Space: space})
+	require.NoError(t, err)
+	e := New(p)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := vm.NewMachine(space)
+			if _, err := e.Run(m); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Equal(t, uint64(8*n), binary.LittleEndian.Uint64(shared[0:]))
+	require.Equal(t, uint32(8*n), binary.LittleEndian.Uint32(shared[8:]))
+	require.Equal(t, uint64(8*n), binary.LittleEndian.Uint64(shared[16:]))
+	require.Equal(t, uint32(8*n), binary.LittleEndian.Uint32(shared[24:]))
 }

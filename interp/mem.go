@@ -1,9 +1,6 @@
 package interp
 
-import (
-	"sync/atomic"
-	"unsafe"
-)
+import "unsafe"
 
 // Host memory accessors for program loads, stores and atomics.
 //
@@ -41,70 +38,63 @@ func store64(p unsafe.Pointer, v uint64) { *(*uint64)(p) = v }
 
 // atomic32 performs the atomic operation op (isa.Atomic*) on the aligned
 // 32-bit word at p with operand v (and, for cmpxchg, the expected value
-// cmp) and returns the old value.
-//
-//go:norace
+// cmp) and returns the old value. The primitives (atomicAdd32, ...) are in
+// assembly on amd64 and arm64, which the race detector does not instrument,
+// for the same reason the loads and stores above are //go:norace: a
+// program's atomic add racing with the Go host's copy of a map value is the
+// kernel's semantics, not a bug of ebpfvm's. and, or and xor loop on
+// compare-and-swap.
 func atomic32(p unsafe.Pointer, op int64, v, cmp uint32) uint32 {
-	a := (*uint32)(p)
 	switch op &^ 0x01 {
 	case 0x00: // add
-		return atomic.AddUint32(a, v) - v
-	case 0x40: // or
-		return atomic.OrUint32(a, v)
-	case 0x50: // and
-		return atomic.AndUint32(a, v)
-	case 0xa0: // xor
-		for {
-			old := atomic.LoadUint32(a)
-			if atomic.CompareAndSwapUint32(a, old, old^v) {
-				return old
-			}
-		}
+		return atomicAdd32(p, v)
 	case 0xe0: // xchg
-		return atomic.SwapUint32(a, v)
-	default: // 0xf0 cmpxchg
-		for {
-			old := atomic.LoadUint32(a)
-			if old != cmp {
-				return old
-			}
-			if atomic.CompareAndSwapUint32(a, old, v) {
-				return old
-			}
+		return atomicXchg32(p, v)
+	case 0xf0: // cmpxchg
+		return atomicCmpXchg32(p, cmp, v)
+	}
+	for old := uint32(load32(p)); ; {
+		var next uint32
+		switch op &^ 0x01 {
+		case 0x40: // or
+			next = old | v
+		case 0x50: // and
+			next = old & v
+		default: // 0xa0 xor
+			next = old ^ v
 		}
+		cur := atomicCmpXchg32(p, old, next)
+		if cur == old {
+			return old
+		}
+		old = cur
 	}
 }
 
 // atomic64 is atomic32 for 64-bit words.
-//
-//go:norace
 func atomic64(p unsafe.Pointer, op int64, v, cmp uint64) uint64 {
-	a := (*uint64)(p)
 	switch op &^ 0x01 {
 	case 0x00:
-		return atomic.AddUint64(a, v) - v
-	case 0x40:
-		return atomic.OrUint64(a, v)
-	case 0x50:
-		return atomic.AndUint64(a, v)
-	case 0xa0:
-		for {
-			old := atomic.LoadUint64(a)
-			if atomic.CompareAndSwapUint64(a, old, old^v) {
-				return old
-			}
-		}
+		return atomicAdd64(p, v)
 	case 0xe0:
-		return atomic.SwapUint64(a, v)
-	default:
-		for {
-			old := atomic.LoadUint64(a)
-			if old != cmp {
-				return old
-			}
-			if atomic.CompareAndSwapUint64(a, old, v) {
-				return old
-			}
+		return atomicXchg64(p, v)
+	case 0xf0:
+		return atomicCmpXchg64(p, cmp, v)
+	}
+	for old := load64(p); ; {
+		var next uint64
+		switch op &^ 0x01 {
+		case 0x40:
+			next = old | v
+		case 0x50:
+			next = old & v
+		default:
+			next = old ^ v
 		}
+		cur := atomicCmpXchg64(p, old, next)
+		if cur == old {
+			return old
+		}
+		old = cur
 	}
 }
