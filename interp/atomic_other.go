@@ -11,8 +11,8 @@ import (
 // sees: races between programs and the Go host on map values are then
 // reported, as they are not on amd64 and arm64.
 
-func atomicAdd64(p unsafe.Pointer, v uint64) uint64 { return atomic.AddUint64((*uint64)(p), v) - v }
-func atomicAdd32(p unsafe.Pointer, v uint32) uint32 { return atomic.AddUint32((*uint32)(p), v) - v }
+func atomicAdd64(p unsafe.Pointer, v uint64) uint64  { return atomic.AddUint64((*uint64)(p), v) - v }
+func atomicAdd32(p unsafe.Pointer, v uint32) uint32  { return atomic.AddUint32((*uint32)(p), v) - v }
 func atomicXchg64(p unsafe.Pointer, v uint64) uint64 { return atomic.SwapUint64((*uint64)(p), v) }
 func atomicXchg32(p unsafe.Pointer, v uint32) uint32 { return atomic.SwapUint32((*uint32)(p), v) }
 
