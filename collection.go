@@ -26,6 +26,7 @@ import (
 	"github.com/ebpfvm/ebpfvm/isa"
 	ebpfmaps "github.com/ebpfvm/ebpfvm/maps"
 	"github.com/ebpfvm/ebpfvm/progtype"
+	"github.com/ebpfvm/ebpfvm/verifier"
 	"github.com/ebpfvm/ebpfvm/vm"
 )
 
@@ -76,6 +77,12 @@ type CollectionOptions struct {
 	Env *helpers.Env
 	// MapMaxMemory bounds the memory of each map (maps.Options.MaxMemory).
 	MapMaxMemory int64
+	// NoVerify loads programs without the verifier: they still run safely,
+	// every access checked at run time, but unsafe programs are only
+	// found when a run faults.
+	NoVerify bool
+	// Verifier configures the verifier (log level, unprivileged mode).
+	Verifier verifier.Options
 }
 
 // Map is a map of a collection.
@@ -92,6 +99,11 @@ type Collection struct {
 	cpus   []atomic.Bool
 	next   atomic.Uint32
 	closed atomic.Bool
+
+	noVerify     bool
+	verifierOpts verifier.Options
+	mapSpecs     map[string]*MapSpec
+	verifierMaps map[string]*verifier.Map
 }
 
 // NewCollection creates the maps of spec, fills their initial contents and
@@ -143,6 +155,7 @@ func NewCollection(spec *CollectionSpec, opts *CollectionOptions) (*Collection, 
 			return nil, &SpecError{Map: name, Insn: -1, Err: err}
 		}
 	}
+	c.noVerify, c.verifierOpts, c.mapSpecs = opts.NoVerify, opts.Verifier, spec.Maps
 	for _, name := range spec.ProgramNames() {
 		p, err := c.load(spec.Programs[name], reg, opts.Engine)
 		if err != nil {

@@ -79,10 +79,13 @@ func TestArrayCounterAndGlobalData(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint64(15), v)
 
-	// The program cannot write .rodata.
+	// The program cannot write .rodata: the verifier rejects it, and
+	// unverified it faults.
 	bad := assemble(t, "ld_pseudo r1, 2, 0\n*(u64 *)(r1 + 0) = 1\nr0 = 0\nexit")
 	spec.Programs = map[string]*ProgramSpec{"bad": {Name: "bad", Instructions: bad, References: lddwRefs(bad, Reference{Kind: RefMapValue, Map: ".rodata"})}}
-	coll2, err := NewCollection(spec, nil)
+	_, err = NewCollection(spec, nil)
+	require.ErrorContains(t, err, "write into map forbidden")
+	coll2, err := NewCollection(spec, &CollectionOptions{NoVerify: true})
 	require.NoError(t, err)
 	defer coll2.Close()
 	_, _, err = coll2.Programs["bad"].Test(nil)
@@ -340,9 +343,13 @@ func TestHookProgramType(t *testing.T) {
 		require.Equal(t, tt.want, out.Allow)
 	}
 
-	// Writing a read-only field faults at run time.
+	// Writing a read-only field: the verifier rejects it, and unverified
+	// it faults at run time.
 	bad := assemble(t, "*(u32 *)(r1 + 0) = 5\nr0 = 0\nexit")
-	coll2, err := NewCollection(&CollectionSpec{Programs: map[string]*ProgramSpec{"bad": {Name: "bad", Type: hook, Instructions: bad}}}, nil)
+	badSpec := &CollectionSpec{Programs: map[string]*ProgramSpec{"bad": {Name: "bad", Type: hook, Instructions: bad}}}
+	_, err = NewCollection(badSpec, nil)
+	require.ErrorContains(t, err, "invalid bpf_context access off=0 size=4")
+	coll2, err := NewCollection(badSpec, &CollectionOptions{NoVerify: true})
 	require.NoError(t, err)
 	defer coll2.Close()
 	_, err = coll2.Programs["bad"].Execute(&RunOptions{AnyCPU: true})

@@ -10,6 +10,7 @@ import (
 	"github.com/ebpfvm/ebpfvm/interp"
 	"github.com/ebpfvm/ebpfvm/isa"
 	"github.com/ebpfvm/ebpfvm/progtype"
+	"github.com/ebpfvm/ebpfvm/verifier"
 	"github.com/ebpfvm/ebpfvm/vm"
 )
 
@@ -24,6 +25,8 @@ type Program struct {
 	engine Engine
 	coll   *Collection
 	pool   machinePool
+	// verified is what the verifier proved, nil without verification.
+	verified *verifier.Result
 }
 
 // load prepares one program of the collection.
@@ -64,7 +67,11 @@ func (c *Collection) load(spec *ProgramSpec, reg *helpers.Registry, engine Engin
 		}
 		return nil, &SpecError{Program: spec.Name, Insn: -1, Err: err}
 	}
-	prog := &Program{name: spec.Name, spec: spec.Copy(), typ: typ, prog: p, engine: EngineInterp, coll: c}
+	verified, err := c.verifyProgram(spec, typ, reg)
+	if err != nil {
+		return nil, err
+	}
+	prog := &Program{name: spec.Name, spec: spec.Copy(), typ: typ, prog: p, engine: EngineInterp, coll: c, verified: verified}
 	prog.interp = engineFor(p, engine)
 	return prog, nil
 }

@@ -274,6 +274,10 @@ func (e *env) checkRegType(regno isa.Register, k helpers.ArgKind) error {
 	if argMayBeNull(k) {
 		flags &^= flagMaybeNull
 	}
+	if k == helpers.ArgPtrToCtx && e.typ.raw && r.typ == ptrToRawMem {
+		// A raw program has no context: its input memory stands in.
+		return nil
+	}
 	for _, t := range types {
 		if r.typ != t {
 			continue

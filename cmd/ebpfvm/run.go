@@ -20,7 +20,7 @@ import (
 func init() {
 	register(&command{
 		name:    "run",
-		args:    "[--engine interp|jit] [--type raw|socket_filter|xdp] [--mem-hex HEX | --mem FILE | --packet FILE | --pcap FILE] [--budget N] [--program NAME | --section NAME] [--setup FILE.json] [--dump-maps] [--json] FILE",
+		args:    "[--engine interp|jit] [--type raw|socket_filter|xdp] [--mem-hex HEX | --mem FILE | --packet FILE | --pcap FILE] [--budget N] [--no-verify] [--program NAME | --section NAME] [--setup FILE.json] [--dump-maps] [--json] FILE",
 		summary: "run a program and print r0",
 		help: `Runs the program once (or once per packet of --pcap) and prints r0 in
 decimal. With --json it prints one JSON object per run:
@@ -54,12 +54,14 @@ type runFlags struct {
 	setup                         string
 	budget                        uint64
 	cpus                          int
+	noVerify                      bool
 }
 
 func (f *runFlags) register(fs interface {
 	StringVar(*string, string, string, string)
 	Uint64Var(*uint64, string, uint64, string)
 	IntVar(*int, string, int, string)
+	BoolVar(*bool, string, bool, string)
 }) {
 	fs.StringVar(&f.engine, "engine", "interp", "engine: interp or jit")
 	fs.StringVar(&f.typ, "type", "", "program type: raw, socket_filter or xdp (default: from the ELF section, else raw)")
@@ -72,6 +74,7 @@ func (f *runFlags) register(fs interface {
 	fs.StringVar(&f.setup, "setup", "", "JSON file of map entries to write before running")
 	fs.Uint64Var(&f.budget, "budget", 0, "instruction budget (default 1e9)")
 	fs.IntVar(&f.cpus, "cpus", 1, "number of virtual CPUs (per-CPU maps)")
+	fs.BoolVar(&f.noVerify, "no-verify", false, "load without the verifier (every access is still checked at run time)")
 }
 
 // loaded is a program ready to run, with its collection.
@@ -99,7 +102,7 @@ func loadForRun(f *runFlags, path string, stdin io.Reader) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	coll, err := ebpfvm.NewCollection(spec, &ebpfvm.CollectionOptions{Engine: engine, NumCPU: f.cpus})
+	coll, err := ebpfvm.NewCollection(spec, &ebpfvm.CollectionOptions{Engine: engine, NumCPU: f.cpus, NoVerify: f.noVerify})
 	if err != nil {
 		return nil, &exitError{code: exitFailure, err: err}
 	}

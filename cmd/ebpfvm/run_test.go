@@ -39,6 +39,9 @@ func TestRunExitCodes(t *testing.T) {
 	loop := writeFile(t, "loop.s", []byte("r0 = 0\nloop:\nr0 += 1\ngoto loop\n"))
 	r := runCLI(t, "", "run", "--budget", "100", "--json", loop)
 	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "BPF program is too large", "the verifier rejects the endless loop")
+	r = runCLI(t, "", "run", "--no-verify", "--budget", "100", "--json", loop)
+	require.Equal(t, 1, r.code)
 	var out struct {
 		R0    uint64 `json:"r0"`
 		Error string `json:"error"`
@@ -49,16 +52,17 @@ func TestRunExitCodes(t *testing.T) {
 	require.Greater(t, out.Insns, uint64(100))
 
 	null := writeFile(t, "null.s", []byte("r1 = 0\nr0 = *(u8 *)(r1 + 0)\nexit\n"))
-	r = runCLI(t, "", "run", null)
+	r = runCLI(t, "", "run", "--no-verify", null)
 	require.Equal(t, 1, r.code)
 	require.Contains(t, r.stderr, "null")
 	require.Empty(t, r.stdout)
 
+	ok := writeFile(t, "ok.s", []byte("r0 = 0\nexit\n"))
 	for _, args := range [][]string{
 		{"run"},
-		{"run", "--type", "nope", loop},
-		{"run", "--mem-hex", "zz", loop},
-		{"run", "--mem-hex", "00", "--packet", loop, loop},
+		{"run", "--type", "nope", ok},
+		{"run", "--mem-hex", "zz", ok},
+		{"run", "--mem-hex", "00", "--packet", ok, ok},
 		{"run", filepath.Join(t.TempDir(), "missing.s")},
 		{"run", writeFile(t, "bad.s", []byte("r0 = = 1\n"))},
 		{"run", writeFile(t, "bad.bin", []byte{1, 2, 3})},
@@ -116,7 +120,7 @@ func TestRunXDPPacketAndPcap(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Equal(t, 3, bytes.Count([]byte(r.stdout), []byte("\n")))
 
-	r = runCLI(t, "", "run", "--pcap", pcap, prog)
+	r = runCLI(t, "", "run", "--no-verify", "--pcap", pcap, prog)
 	require.Equal(t, 2, r.code, "raw programs take no packets")
 	r = runCLI(t, "", "run", "--type", "xdp", "--pcap", writeFile(t, "junk.pcap", []byte("junk")), prog)
 	require.Equal(t, 2, r.code)
