@@ -64,7 +64,6 @@ const (
 	maxLoopIterations      = 1 << 23 // the kernel's BPF_MAX_LOOPS
 	maxSnprintfArgs        = 12      // MAX_BPF_VAR_ARGS
 	maxTracePrintkArgs     = 3
-	csumDiffScratchBytes   = 512 // sizeof(bpf_scratchpad.diff)
 	nsPerJiffy             = 1_000_000_000 / HZ
 	probeReadStrMaxDefault = 0
 )
@@ -187,14 +186,13 @@ func probeReadStr(m *vm.Machine, dst, size, src, _, _ uint64) (uint64, error) {
 	return uint64(n + 1), nil
 }
 
-// csumDiff is bpf_csum_diff: the one's complement sum of the "to" words and
-// of the complemented "from" words, plus seed. The sum is computed and
-// folded to 32 bits as x86-64's csum_partial does, so that results match
-// the kernel on that architecture bit for bit.
+// csumDiff is bpf_csum_diff as Linux has it since 6.13: the one's
+// complement sum of the "to" bytes minus that of the "from" bytes, plus
+// seed, folded to 16 bits. Buffers may have any length (earlier kernels
+// wanted multiples of 4 and returned the sum unfolded). The partial sums
+// are computed as x86-64's csum_partial does, so that results match the
+// kernel bit for bit.
 func csumDiff(m *vm.Machine, from, fromSize, to, toSize, seed uint64) (uint64, error) {
-	if (fromSize|toSize)%4 != 0 || fromSize+toSize > csumDiffScratchBytes {
-		return errno(unix.EINVAL), nil
-	}
 	f, err := m.Slice(from, fromSize, false)
 	if err != nil {
 		return 0, err
@@ -203,21 +201,50 @@ func csumDiff(m *vm.Machine, from, fromSize, to, toSize, seed uint64) (uint64, e
 	if err != nil {
 		return 0, err
 	}
-	sum := uint64(uint32(seed))
-	for i := 0; i < len(f); i += 4 {
-		sum += uint64(^binary.LittleEndian.Uint32(f[i:]))
+	ret := uint32(seed)
+	switch {
+	case fromSize != 0 && toSize != 0:
+		ret = csumAdd(csumPartial(t, ret), ^csumPartial(f, 0))
+	case toSize != 0:
+		ret = csumPartial(t, ret)
+	case fromSize != 0:
+		ret = ^csumPartial(f, ^ret)
 	}
-	for i := 0; i < len(t); i += 4 {
-		sum += uint64(binary.LittleEndian.Uint32(t[i:]))
-	}
-	return uint64(fold64(sum)), nil
+	return uint64(csumFrom32To16(ret)), nil
 }
 
-// fold64 adds the high and low halves with end-around carry.
-func fold64(sum uint64) uint32 {
-	hi, lo := uint32(sum>>32), uint32(sum)
-	s, carry := bits.Add32(hi, lo, 0)
+// csumPartial is x86-64's csum_partial: a one's complement sum of
+// little-endian 64-bit words (the tail zero-padded) started at seed, folded
+// to 32 bits.
+func csumPartial(b []byte, seed uint32) uint32 {
+	sum := uint64(seed)
+	add := func(v uint64) {
+		var carry uint64
+		sum, carry = bits.Add64(sum, v, 0)
+		sum += carry
+	}
+	for ; len(b) >= 8; b = b[8:] {
+		add(binary.LittleEndian.Uint64(b))
+	}
+	if len(b) > 0 {
+		var tail [8]byte
+		copy(tail[:], b)
+		add(binary.LittleEndian.Uint64(tail[:]))
+	}
+	return uint32((sum + bits.RotateLeft64(sum, 32)) >> 32)
+}
+
+// csumAdd adds with end-around carry.
+func csumAdd(a, b uint32) uint32 {
+	s, carry := bits.Add32(a, b, 0)
 	return s + carry
+}
+
+// csumFrom32To16 folds a 32-bit sum to 16 bits (the kernel's
+// csum_from32to16).
+func csumFrom32To16(sum uint32) uint16 {
+	sum += sum>>16 | sum<<16
+	return uint16(sum >> 16)
 }
 
 // loop is bpf_loop: it calls the callback (index, ctx) up to n times and
