@@ -193,7 +193,12 @@ func TestBinary(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	bin := filepath.Join(t.TempDir(), "ebpfvm")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	build := exec.Command("go", "build", "-o", bin, ".")
+	// Build for the machine the test runs on, also when the test itself is
+	// cross-compiled and run under an emulator (GOARCH=arm64 go test -exec
+	// qemu-aarch64): the binary is executed directly.
+	build.Env = append(os.Environ(), "GOARCH=", "GOOS=")
+	out, err := build.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 
 	src := writeFile(t, "p.s", []byte("r0 = 42\nexit\n"))
