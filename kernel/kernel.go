@@ -60,6 +60,13 @@
 //   - bpf_skb_load_bytes_relative(..., BPF_HDR_START_MAC) reads from the MAC
 //     header the kernel sees, which in a test run is the prepended one;
 //     ebpfvm takes the packet's start as the MAC header.
+//   - A narrow load of a __sk_buff field that the kernel keeps in fewer
+//     bytes than the field's 4 (protocol, vlan_proto, vlan_tci,
+//     queue_mapping, tc_index, gso_segs, gso_size are 16-bit, pkt_type
+//     3-bit) is rewritten to a load of the whole kernel field when it is at
+//     least as wide as it, wherever it points: a 2-byte load of the upper
+//     half of __sk_buff.protocol returns the protocol, not 0. ebpfvm reads
+//     the bytes of the 32-bit field.
 //   - Values that depend on the machine or the moment (bpf_ktime_get_ns,
 //     bpf_get_prandom_u32, bpf_get_smp_processor_id, per-CPU map slots)
 //     differ by nature; the generator of internal/progen avoids them.
@@ -143,6 +150,15 @@ type Options struct {
 	// R0Only32 skips the variant program that recovers the upper half of
 	// r0: one load instead of two, Result.R0Bits 32.
 	R0Only32 bool
+	// Strict loads the program without CAP_PERFMON (and CAP_SYS_ADMIN) in
+	// effect, keeping CAP_BPF and CAP_NET_ADMIN: the verifier then refuses
+	// programs that leak pointers (into r0, maps or the packet), compare
+	// them or copy parts of them, as it does for loaders without
+	// CAP_PERFMON. Pointers are kernel addresses here and virtual
+	// addresses in ebpfvm, so a comparison means something only for
+	// programs that pass this check. The process needs CAP_PERFMON or
+	// CAP_SYS_ADMIN in its permitted set (root has them).
+	Strict bool
 }
 
 // Input is what a run starts from.

@@ -9,14 +9,17 @@ import (
 	"errors"
 	"fmt"
 	stdmaps "maps"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
 
+	"github.com/ebpfvm/ebpfvm/internal/insnedit"
 	"github.com/ebpfvm/ebpfvm/isa"
 	"github.com/ebpfvm/ebpfvm/maps"
 )
@@ -94,7 +97,7 @@ func Load(spec *Spec, opts *Options) (l *Loaded, err error) {
 		insns = append(rawPrologue(), insns...)
 		shift = rawPrologueLen
 	}
-	l.prog, l.log, err = loadProgram(p, insns, opts.Log, shift)
+	l.prog, l.log, err = loadProgram(p, insns, opts.Log, shift, opts.Strict)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +110,7 @@ func Load(spec *Spec, opts *Options) (l *Loaded, err error) {
 	}
 	variant, err := captureVariant(insns, l.capture.FD())
 	if err == nil {
-		l.variant, _, err = loadProgram(p, variant, false, shift)
+		l.variant, _, err = loadProgram(p, variant, false, shift, opts.Strict)
 	}
 	if err != nil {
 		l.variantErr = err
@@ -338,7 +341,8 @@ const maxLoadAttempts = 10
 
 // loadProgram hands insns to the verifier. shift is the number of slots
 // the package added in front of the program, for the index in errors.
-func loadProgram(p *Program, insns []isa.Instruction, withLog bool, shift int) (*ebpf.Program, string, error) {
+// strict loads without CAP_PERFMON (see Options.Strict).
+func loadProgram(p *Program, insns []isa.Instruction, withLog bool, shift int, strict bool) (*ebpf.Program, string, error) {
 	wire, err := isa.Encode(insns)
 	if err != nil {
 		return nil, "", fmt.Errorf("kernel: %w", err)
@@ -347,6 +351,7 @@ func loadProgram(p *Program, insns []isa.Instruction, withLog bool, shift int) (
 	if err != nil {
 		return nil, "", err
 	}
+	addFuncInfo(insns, ci)
 	license := p.License
 	if license == "" {
 		license = "GPL"
@@ -357,7 +362,16 @@ func loadProgram(p *Program, insns []isa.Instruction, withLog bool, shift int) (
 		opts.LogLevel = ebpf.LogLevelBranch | ebpf.LogLevelStats
 	}
 	for attempt := 1; ; attempt++ {
-		prog, err := ebpf.NewProgramWithOptions(spec, opts)
+		var prog *ebpf.Program
+		var err error
+		if strict {
+			err = withoutPerfmon(func() error {
+				prog, err = ebpf.NewProgramWithOptions(spec, opts)
+				return err
+			})
+		} else {
+			prog, err = ebpf.NewProgramWithOptions(spec, opts)
+		}
 		if err == nil {
 			return prog, prog.VerifierLog, nil
 		}
@@ -375,6 +389,35 @@ func loadProgram(p *Program, insns []isa.Instruction, withLog bool, shift int) (
 		reason, insn := parseRejection(lines, err.Error(), shift)
 		return nil, "", &RejectedError{Insn: insn, Reason: reason, Log: strings.Join(lines, "\n"), Err: err}
 	}
+}
+
+// withoutPerfmon runs f on an OS thread whose effective capabilities lack
+// CAP_PERFMON and CAP_SYS_ADMIN (which implies it), so that the verifier
+// does not allow pointer leaks. Capabilities belong to threads: the
+// goroutine stays on its thread until they are restored, and if they cannot
+// be, it never leaves it, so that no other goroutine inherits the thread.
+func withoutPerfmon(f func() error) error {
+	runtime.LockOSThread()
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var caps [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &caps[0]); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("kernel: capget: %w", err)
+	}
+	saved := caps
+	for _, c := range []uint{unix.CAP_PERFMON, unix.CAP_SYS_ADMIN} {
+		caps[c/32].Effective &^= 1 << (c % 32)
+	}
+	if err := unix.Capset(&hdr, &caps[0]); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("kernel: dropping CAP_PERFMON: %w", err)
+	}
+	err := f()
+	if rerr := unix.Capset(&hdr, &saved[0]); rerr != nil {
+		return errors.Join(err, fmt.Errorf("kernel: restoring capabilities: %w", rerr))
+	}
+	runtime.UnlockOSThread()
+	return err
 }
 
 // toCilium converts wire-format bytecode to cilium/ebpf's instructions and
@@ -398,6 +441,26 @@ func toCilium(wire []byte) (asm.Instructions, error) {
 		return nil, errors.New("kernel: cilium/ebpf does not encode the program back to the same bytecode")
 	}
 	return out, nil
+}
+
+// addFuncInfo gives every function of a program with bpf-to-bpf calls or
+// callbacks a BTF func_info, which the kernel demands of such programs:
+// static functions returning u64, so that the verifier checks each one in
+// the context of its callers, as it would without BTF.
+func addFuncInfo(insns []isa.Instruction, ci asm.Instructions) {
+	starts := insnedit.Functions(insns)
+	if len(starts) < 2 {
+		return
+	}
+	u64 := &btf.Int{Name: "unsigned long long", Size: 8}
+	for n, i := range starts {
+		name := "main"
+		if n > 0 {
+			name = fmt.Sprintf("func%d", n)
+		}
+		fn := &btf.Func{Name: name, Type: &btf.FuncProto{Return: u64}, Linkage: btf.StaticFunc}
+		ci[i] = btf.WithFuncMetadata(ci[i].WithSymbol(name), fn)
+	}
 }
 
 // sanitizeName keeps what the kernel accepts in an object name: at most 15

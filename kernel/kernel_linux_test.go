@@ -252,3 +252,25 @@ func countFDs(t *testing.T) int {
 	require.NoError(t, err)
 	return len(ents)
 }
+
+func TestStrict(t *testing.T) {
+	kerneltest.Require(t)
+	leak := &kernel.Spec{
+		Program: &kernel.Program{Type: kernel.TypeXDP, Instructions: []isa.Instruction{
+			isa.LoadImm64(isa.R0, 0), isa.Return(),
+		}, References: map[int]kernel.Reference{0: {Map: "arr", Value: true}}},
+		Maps: map[string]*kernel.Map{"arr": {Spec: maps.Spec{Type: maps.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}}},
+	}
+	_, err := kernel.Test(leak, &kernel.Input{Data: packet}, nil)
+	require.NoError(t, err, "a privileged loader may leak pointers")
+	_, err = kernel.Test(leak, &kernel.Input{Data: packet}, &kernel.Options{Strict: true})
+	var re *kernel.RejectedError
+	require.ErrorAs(t, err, &re)
+	require.Contains(t, re.Reason, "leaks addr")
+
+	// Capabilities are restored afterwards: the leak loads again.
+	for range 20 {
+		_, err = kernel.Test(leak, &kernel.Input{Data: packet}, nil)
+		require.NoError(t, err)
+	}
+}
