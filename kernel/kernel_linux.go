@@ -496,19 +496,13 @@ func createMap(name string, m *Map) (*ebpf.Map, error) {
 		Flags:      s.Flags,
 		MapExtra:   s.MapExtra,
 	}
-	km, err := ebpf.NewMap(ms)
-	if err != nil {
-		if errors.Is(err, unix.EPERM) {
-			return nil, fmt.Errorf("%w: creating map %s: %v", ErrUnavailable, name, err)
-		}
-		return nil, fmt.Errorf("kernel: creating map %s: %w", name, err)
-	}
-	for i, kv := range m.Contents {
+	// Contents go in through the spec: cilium/ebpf freezes maps named
+	// .rodata* as soon as it has written them.
+	for _, kv := range m.Contents {
 		var value any = kv.Value
 		if s.Type.PerCPU() {
 			n, err := ebpf.PossibleCPU()
 			if err != nil {
-				km.Close()
 				return nil, fmt.Errorf("kernel: map %s: %w", name, err)
 			}
 			vals := make([][]byte, n)
@@ -517,13 +511,19 @@ func createMap(name string, m *Map) (*ebpf.Map, error) {
 			}
 			value = vals
 		}
-		if err := km.Update(kv.Key, value, ebpf.UpdateAny); err != nil {
-			km.Close()
-			return nil, fmt.Errorf("kernel: map %s: entry %d: %w", name, i, err)
+		ms.Contents = append(ms.Contents, ebpf.MapKV{Key: kv.Key, Value: value})
+	}
+	km, err := ebpf.NewMap(ms)
+	if err != nil {
+		if errors.Is(err, unix.EPERM) {
+			return nil, fmt.Errorf("%w: creating map %s: %v", ErrUnavailable, name, err)
 		}
+		return nil, fmt.Errorf("kernel: creating map %s: %w", name, err)
 	}
 	if m.Freeze {
-		if err := km.Freeze(); err != nil {
+		// cilium/ebpf froze .rodata maps already; freezing a frozen map
+		// fails with EPERM (it is no longer writable) or EBUSY.
+		if err := km.Freeze(); err != nil && !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.EPERM) {
 			km.Close()
 			return nil, fmt.Errorf("kernel: map %s: freeze: %w", name, err)
 		}
