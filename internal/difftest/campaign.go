@@ -283,10 +283,14 @@ func FormatReport(r *Report) string {
 	for _, s := range append([]*Side{r.Kernel}, r.Engines...) {
 		fmt.Fprintf(&b, "%-7s ", s.Name+":")
 		switch {
+		case !s.Loaded && s.RejectInsn >= 0:
+			fmt.Fprintf(&b, "rejected: insn %d: %s\n", s.RejectInsn, s.LoadError)
 		case !s.Loaded:
 			fmt.Fprintf(&b, "rejected: %s\n", s.LoadError)
 		case s.RunError != "":
 			fmt.Fprintf(&b, "run failed: %s\n", s.RunError)
+		case s.Name != "kernel" && !r.Kernel.Loaded && s.RunError == "":
+			fmt.Fprintf(&b, "r0 = %#x (%d) (run without ebpfvm's verifier)\n", s.R0, int64(s.R0))
 		case s.R0Bits == 32:
 			fmt.Fprintf(&b, "r0 = %#x (low 32 bits)\n", uint32(s.R0))
 		default:
