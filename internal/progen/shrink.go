@@ -284,8 +284,8 @@ func swapReg(ins isa.Instruction, a, b isa.Register) isa.Instruction {
 
 // trimInput shortens the packet, zeroes bytes, and drops map contents.
 func (s *Shrinker) trimInput(p *Program) *Program {
-	for n := len(p.Input.Data) / 2; n >= 1; n /= 2 {
-		if len(p.Input.Data) <= n {
+	for n := len(p.Input.Data); n >= 1; n /= 2 {
+		if len(p.Input.Data) < n {
 			continue
 		}
 		c := p.Clone()
