@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/bits"
 	"net/netip"
+	"strings"
 
 	"github.com/ebpfvm/ebpfvm/vm"
 	"golang.org/x/sys/unix"
@@ -60,10 +61,14 @@ func bprintf(m *vm.Machine, fmtb []byte, args formatArgs) ([]byte, error) {
 		for i < len(fmtb) && (fmtb[i] == '0' || fmtb[i] == '+' || fmtb[i] == '-' || fmtb[i] == ' ') {
 			i++
 		}
+		flagsEnd := i
 		for i < len(fmtb) && fmtb[i] >= '0' && fmtb[i] <= '9' {
 			i++
 		}
 		spec := "%" + string(fmtb[start:i])
+		// Strings and characters pad with spaces in the kernel, whatever the
+		// flags; Go would pad them with zeros for a '0' flag.
+		strSpec := "%" + strings.ReplaceAll(string(fmtb[start:flagsEnd]), "0", "") + string(fmtb[flagsEnd:i])
 		if i >= len(fmtb) {
 			return nil, errFormat
 		}
@@ -86,7 +91,7 @@ func bprintf(m *vm.Machine, fmtb []byte, args formatArgs) ([]byte, error) {
 				if !endsConversion(at(i + 1)) {
 					return nil, errFormat
 				}
-				out = fmt.Appendf(out, spec+"s", readString(m, arg))
+				out = fmt.Appendf(out, strSpec+"s", readString(m, arg))
 			case n1 == 'i' || n1 == 'I':
 				v := at(i + 2)
 				if v != '4' && v != '6' {
@@ -108,9 +113,11 @@ func bprintf(m *vm.Machine, fmtb []byte, args formatArgs) ([]byte, error) {
 			if !endsConversion(at(i + 1)) {
 				return nil, errFormat
 			}
-			out = fmt.Appendf(out, spec+"s", readString(m, arg))
+			out = fmt.Appendf(out, strSpec+"s", readString(m, arg))
 		case 'c':
-			out = fmt.Appendf(out, spec+"c", rune(byte(arg)))
+			// The byte itself: Go's %c would encode bytes from 0x80 as
+			// two-byte UTF-8. As a one-byte string it pads the same.
+			out = fmt.Appendf(out, strSpec+"s", string([]byte{byte(arg)}))
 		default:
 			width := 32
 			if fmtb[i] == 'l' {
