@@ -372,6 +372,8 @@ func strto(m *vm.Machine, buf, bufLen, flags, res uint64, signed bool) (uint64, 
 	if err != nil {
 		return 0, err
 	}
+	// The kernel clears *res first, so a failed conversion leaves 0 there.
+	clear(out)
 	v, neg, n, e := parseInteger(b, flags)
 	if e != 0 {
 		return errno(e), nil
