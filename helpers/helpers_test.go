@@ -278,7 +278,8 @@ func TestXDPHelpers(t *testing.T) {
 		{"adjust_tail bounded by the frame", "r2 = 4000\ncall 65\nexit", neg(unix.EINVAL), pkt},
 		{"adjust_meta", "r2 = -8\ncall 54\nexit", 0, pkt},
 		{"adjust_meta needs multiples of 4", "r2 = -6\ncall 54\nexit", neg(unix.EACCES), pkt},
-		{"adjust_meta at most 32 bytes", "r2 = -36\ncall 54\nexit", neg(unix.EACCES), pkt},
+		{"adjust_meta more than 32 bytes (Linux 6.0+)", "r2 = -36\ncall 54\nexit", 0, pkt},
+		{"adjust_meta within the headroom", "r2 = -220\ncall 54\nexit", neg(unix.EINVAL), pkt},
 		{"get_buff_len", "call 188\nexit", 60, pkt},
 	}
 	for _, tt := range tests {
