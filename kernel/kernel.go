@@ -27,11 +27,12 @@
 //     zero in its context input; Run clears them. The skb test run refuses
 //     IPv4 frames shorter than 20 bytes and IPv6 ones shorter than 40 (an
 //     IP header); other EtherTypes take packets of any length.
-//   - An xdp test run given a context (or only asked for one back) takes
-//     the packet's bounds from it, and a zero data_end makes the packet
-//     look empty: Run gives a context only when the caller sets a field,
-//     with data_end filled in, and never asks for one back (xdp_md has no
-//     writable field).
+//   - An xdp test run asked for its context back without being given one
+//     sees data_end 0, an empty packet; and its output starts with the
+//     metadata that bpf_xdp_adjust_meta made. Run always gives a context
+//     with the packet's bounds and cuts the metadata from the output
+//     (ctx_out says how long it is), so that Result.Data is the packet
+//     from data to data_end, as in ebpfvm.
 //   - The verifier returns EAGAIN when a signal is pending, which Go's
 //     runtime causes routinely; cilium/ebpf retries the load, and Load
 //     retries again if EAGAIN still comes through.
@@ -216,6 +217,7 @@ const (
 	skbProtocol       = 16
 	skbIfindex        = 40
 	skbSize           = 192
+	xdpData           = 0
 	xdpDataEnd        = 4
 	xdpIngressIfindex = 12
 	xdpRxQueueIndex   = 16

@@ -225,7 +225,14 @@ func (l *Loaded) Run(in *Input) (*Result, error) {
 		return nil, fmt.Errorf("kernel: test run: %w", err)
 	}
 	res := &Result{R0: uint64(ret), R0Bits: 32, Data: opts.DataOut, Context: ctxOut}
-	if typ != TypeXDP {
+	if typ == TypeXDP {
+		// data_out starts at the metadata; ctx_out.data is its length.
+		meta := int(binary.LittleEndian.Uint32(ctxOut[xdpData:]))
+		if meta > len(res.Data) {
+			return nil, fmt.Errorf("kernel: the test run reports %d bytes of metadata in %d bytes of output", meta, len(res.Data))
+		}
+		res.Data, res.Context = res.Data[meta:], nil
+	} else {
 		if len(res.Data) < ethHeaderLen {
 			return nil, fmt.Errorf("kernel: the test run returned %d bytes, less than the Ethernet header", len(res.Data))
 		}
@@ -265,15 +272,12 @@ func frame(typ string, in *Input) (data, ctxIn, ctxOut []byte, err error) {
 		if binary.LittleEndian.Uint32(ctx[xdpIngressIfindex:]) == loopbackIfindex && binary.LittleEndian.Uint32(ctx[xdpRxQueueIndex:]) == 0 {
 			binary.LittleEndian.PutUint32(ctx[xdpIngressIfindex:], 0)
 		}
-		// A context given to an xdp test run carries the packet's bounds:
-		// without one (also when only ctx_out is asked for) data_end is 0
-		// and the packet looks empty. xdp_md has no writable field, so
-		// ctx_out is never asked for.
-		if !allZero(ctx) {
-			binary.LittleEndian.PutUint32(ctx[xdpDataEnd:], uint32(len(in.Data)))
-			ctxIn = ctx
-		}
-		return bytes.Clone(in.Data), ctxIn, nil, nil
+		// The context given to an xdp test run carries the packet's bounds
+		// (without one, asking for ctx_out makes data_end 0 and the packet
+		// empty). ctx_out then says where the data starts in data_out,
+		// which holds the metadata too.
+		binary.LittleEndian.PutUint32(ctx[xdpDataEnd:], uint32(len(in.Data)))
+		return bytes.Clone(in.Data), ctx, make([]byte, xdpSize), nil
 	case TypeSocketFilter:
 		if len(in.Context) > skbSize {
 			return nil, nil, nil, fmt.Errorf("kernel: __sk_buff context of %d bytes, more than %d", len(in.Context), skbSize)
