@@ -10,7 +10,7 @@ import (
 // sets up and the context's data/data_end fields report.
 
 const (
-	ethHeaderLen = 14 // ETH_HLEN: adjust_head and adjust_tail keep at least an Ethernet header
+	ethHeaderLen = 14  // ETH_HLEN: adjust_head and adjust_tail keep at least an Ethernet header
 	maxMetaLen   = 255 // the kernel's limit on XDP metadata: skb_shared_info.meta_len is a u8 (32 before Linux 6.0)
 
 	IDRedirect           = 23
