@@ -10,6 +10,9 @@ import (
 	"github.com/ebpfvm/ebpfvm/vm"
 )
 
+// insnSize is the size of a pre-decoded instruction.
+const insnSize = 16 // unsafe.Sizeof(insn{}), checked by TestInsnSize
+
 // pollInterval is how many instructions may run between two checks of the
 // budget and of cancellation (checks happen at backward jumps and calls).
 const pollInterval = 1 << 16
@@ -117,16 +120,17 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 	// sentinels follow the last slot), and the slow path checks call
 	// targets, so pc always indexes c.insns.
 	base := unsafe.Pointer(&c.insns[0])
+	ip := unsafe.Add(base, uintptr(pc)*insnSize)
 	// n counts executed instructions up to start, the first slot of the
 	// straight-line run in progress; the run's own instructions are added
 	// when it ends (a taken jump, a slow instruction, a fault), which keeps
 	// the per-instruction work of the hot loop to the dispatch itself.
 	n := m.Executed
-	start := pc
+	start := ip
 	s.limit = min(m.Budget, n+pollInterval)
 
 	for {
-		ins := (*insn)(unsafe.Add(base, uintptr(pc)*unsafe.Sizeof(insn{})))
+		ins := (*insn)(ip)
 		op := ins.op
 		// Dispatch by class, then by small switches: Go compiles a switch
 		// of fewer than eight cases into a tree of compares, whose branches
@@ -236,9 +240,9 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 				goto slow // call, exit, may_goto
 			}
 			if taken {
-				n += uint64(pc-start) + 1
-				pc += int(ins.off) + 1
-				start = pc
+				n += uint64(uintptr(ip)-uintptr(start))/insnSize + 1
+				ip = unsafe.Add(ip, (int(ins.off)+1)*insnSize)
+				start = ip
 				if ins.off < 0 {
 					goto backward
 				}
@@ -353,9 +357,9 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 				v = uint32(regs[ins.src&15])
 			}
 			if cond32(a, uint32(regs[ins.dst&15]), v) {
-				n += uint64(pc-start) + 1
-				pc += int(ins.off) + 1
-				start = pc
+				n += uint64(uintptr(ip)-uintptr(start))/insnSize + 1
+				ip = unsafe.Add(ip, (int(ins.off)+1)*insnSize)
+				start = ip
 				if ins.off < 0 {
 					goto backward
 				}
@@ -364,18 +368,18 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 		} else if op == ld|imm|szDW {
 			// The resolved 64-bit value; the second slot is skipped.
 			regs[ins.dst&15] = uint64(ins.imm)
-			pc++
-			start++ // a lddw counts as one instruction
+			ip = unsafe.Add(ip, insnSize)
+			start = unsafe.Add(start, insnSize) // a lddw counts as one instruction
 		} else {
 			goto slow
 		}
-		pc++
+		ip = unsafe.Add(ip, insnSize)
 		continue
 
 	backward:
 		// A taken backward jump: the periodic budget and cancellation check.
 		if n >= s.limit {
-			s.pc, s.n = pc-1-int(ins.off), n
+			s.pc, s.n = int((uintptr(ip)-uintptr(base))/insnSize)-1-int(ins.off), n
 			if err := s.checkpoint(); err != nil {
 				return 0, err
 			}
@@ -386,15 +390,16 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 	slow:
 		// Calls, exit, gotol, may_goto, atomics, legacy packet loads,
 		// addr_space_cast and the fault markers.
-		s.pc, s.n = pc, n+uint64(pc-start)+1
+		s.pc, s.n = int((uintptr(ip)-uintptr(base))/insnSize), n+uint64(uintptr(ip)-uintptr(start))/insnSize+1
 		if err := s.slow(ins); err != nil {
 			return 0, err
 		}
 		if s.done {
 			return regs[0], nil
 		}
-		pc, n, base = s.pc, s.n, unsafe.Pointer(&s.c.insns[0])
-		start = pc
+		n, base = s.n, unsafe.Pointer(&s.c.insns[0])
+		ip = unsafe.Add(base, uintptr(s.pc)*insnSize)
+		start = ip
 	}
 }
 

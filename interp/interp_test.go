@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/ebpfvm/ebpfvm/isa"
 	"github.com/ebpfvm/ebpfvm/progtype"
@@ -540,4 +541,8 @@ func TestAtomicsAreAtomic(t *testing.T) {
 	require.Equal(t, uint32(8*n), binary.LittleEndian.Uint32(shared[8:]))
 	require.Equal(t, uint64(8*n), binary.LittleEndian.Uint64(shared[16:]))
 	require.Equal(t, uint32(8*n), binary.LittleEndian.Uint32(shared[24:]))
+}
+
+func TestInsnSize(t *testing.T) {
+	require.Equal(t, uintptr(insnSize), unsafe.Sizeof(insn{}))
 }
