@@ -51,9 +51,16 @@ func (e *env) checkALU(ins isa.Instruction) error {
 		if err := e.checkRegWrite(ins.Dst); err != nil {
 			return err
 		}
-		if op == isa.ALUNeg && dst.typ == scalarValue {
+		if dst.typ == scalarValue {
 			src := *dst
 			e.scalarALU(ins, dst, &src)
+			// The value changed: copies sharing the id no longer
+			// hold it. A little-endian conversion to 64 bits on a
+			// little-endian machine changes nothing.
+			if op == isa.ALUNeg || ins.Opcode.Class() == isa.ClassALU64 ||
+				ins.Opcode.Source() == isa.SourceX || ins.Imm != 64 {
+				dst.id, dst.off = 0, 0
+			}
 		} else {
 			dst.markUnknown()
 		}
@@ -220,20 +227,76 @@ func (e *env) adjustRegMinMax(ins isa.Instruction) error {
 			return e.sanitizeErr(ins, err.(sanitizeReason), nil, nil)
 		}
 	}
+	if (op == isa.ALUAnd || op == isa.ALUOr) && src.varOff.isConst() {
+		if err := e.maybeForkScalars(ins, dst); err != nil {
+			return err
+		}
+	}
+	dstUmax := dst.umax
 	e.scalarALU(ins, dst, &src)
 	// Remember a constant added to a copy, so that bounds learnt on the
 	// original also bound the copy (r1 = r2; r1 += 1; if r2 < 10 ...).
-	if e.bpfCapable && op == isa.ALUAdd && alu64 && dst.id != 0 && src.isConst(false) {
-		v := src.constValue(false)
-		if dst.id&idAddConst != 0 || v > math.MaxInt32 {
-			dst.off = 0
-			dst.id = 0
+	sameReg := ins.Opcode.Source() == isa.SourceX && ins.Src == ins.Dst
+	if e.bpfCapable && (op == isa.ALUAdd || op == isa.ALUSub) && dst.id != 0 && src.isConst(!alu64) && !sameReg {
+		v := src.constValue(!alu64)
+		off := int32(v)
+		link := true
+		switch {
+		case alu64 && (int64(v) < math.MinInt32 || int64(v) > math.MaxInt32):
+			link = false
+		case !alu64 && dstUmax > math.MaxUint32:
+			// A 32-bit operation on a value with upper bits
+			// breaks the constant difference.
+			link = false
+		case op == isa.ALUSub && off == math.MinInt32:
+			link = false
+		case dst.id&idAddConst != 0:
+			// One delta per register.
+			link = false
+		}
+		if op == isa.ALUSub {
+			off = -off
+		}
+		if link {
+			if alu64 {
+				dst.id |= idAddConst64
+			} else {
+				dst.id |= idAddConst32
+			}
+			dst.off = off
 		} else {
-			dst.id |= idAddConst
-			dst.off = int32(v)
+			dst.id, dst.off = 0, 0
 		}
 	} else {
-		dst.id = 0
+		dst.id, dst.off = 0, 0
+	}
+	return nil
+}
+
+// maybeForkScalars splits a scalar known to be 0 or -1 before an and/or
+// with a constant into two paths, one per value, which the bit operations
+// could not otherwise tell apart (maybe_fork_scalars). The other path
+// executes the instruction again with the register 0.
+func (e *env) maybeForkScalars(ins isa.Instruction, dst *reg) error {
+	var alu32 bool
+	switch {
+	case dst.smin == -1 && dst.smax == 0:
+	case dst.s32min == -1 && dst.s32max == 0:
+		alu32 = true
+	default:
+		return nil
+	}
+	other, err := e.pushStack(e.insnIdx, e.insnIdx)
+	if err != nil {
+		return err
+	}
+	o := &other.cur().regs[ins.Dst]
+	if alu32 {
+		o.mark32Known(0)
+		dst.mark32Known(math.MaxUint64)
+	} else {
+		o.setKnown(0)
+		dst.setKnown(math.MaxUint64)
 	}
 	return nil
 }
@@ -250,7 +313,7 @@ func safeToCompute(ins isa.Instruction, src *reg) bool {
 		srcConst = src.varOff.subregIsConst() && src.s32min == src.s32max && src.u32min == src.u32max
 	}
 	switch ins.Opcode.ALUOp() {
-	case isa.ALUAdd, isa.ALUSub, isa.ALUNeg, isa.ALUAnd, isa.ALUXor, isa.ALUOr, isa.ALUMul:
+	case isa.ALUAdd, isa.ALUSub, isa.ALUNeg, isa.ALUAnd, isa.ALUXor, isa.ALUOr, isa.ALUMul, isa.ALUEnd:
 		return true
 	case isa.ALULsh, isa.ALURsh, isa.ALUArsh:
 		return srcConst && src.umax < bitness
@@ -314,11 +377,37 @@ func (e *env) scalarALU(ins isa.Instruction, dst, src *reg) {
 		} else {
 			arsh64(dst, src)
 		}
+	case isa.ALUEnd:
+		byteSwap(ins, dst)
+		// The swap truncated by itself; le64 must keep its upper half.
+		alu32 = false
 	}
 	if alu32 {
 		dst.zext32()
 	}
 	dst.sync()
+}
+
+// byteSwap tracks a byte swap bit by bit (scalar_byte_swap). The machine
+// is little-endian: to_le only truncates, to_be and bswap swap.
+func byteSwap(ins isa.Instruction, dst *reg) {
+	swap := ins.Opcode.Class() == isa.ClassALU64 || ins.Opcode.Source() == isa.SourceX
+	if swap {
+		switch ins.Imm {
+		case 16:
+			dst.varOff = dst.varOff.bswap16()
+		case 32:
+			dst.varOff = dst.varOff.bswap32()
+		case 64:
+			dst.varOff = dst.varOff.bswap64()
+		}
+		// The ranges mean nothing after a swap; sync rebuilds them
+		// from the tnum.
+		dst.markUnbounded()
+	}
+	if ins.Imm == 16 || ins.Imm == 32 {
+		dst.coerceToSize(int(ins.Imm) / 8)
+	}
 }
 
 func add32(d, s *reg) {

@@ -15,6 +15,7 @@ type insnAux struct {
 	callsCallback   bool
 	mayGoto         bool
 	liveRegs        uint16 // registers live before the instruction
+	scc             int32  // loop component, 0 outside loops
 	seen            bool
 	// ptrType is the pointer type a load or store first used; the kernel
 	// rejects an instruction used with a context pointer on one path and
@@ -65,6 +66,7 @@ type env struct {
 	prevInsn  int
 	stack     []pathElem
 	explored  [][]*checkpoint
+	sccVisits map[sccKey]*sccVisit
 	processed int
 	jmps      int
 	prevProc  int
@@ -211,6 +213,8 @@ func (e *env) run() error {
 		return err
 	}
 	e.computeLiveRegs()
+	e.computeSCC()
+	e.sccVisits = map[sccKey]*sccVisit{}
 	if err := e.doCheckMain(); err != nil {
 		return err
 	}

@@ -134,6 +134,7 @@ func (e *env) updateBranchCounts(cp *checkpoint) {
 		if cp.branches > 0 {
 			return
 		}
+		e.maybeExitSCC(cp)
 		cp = cp.parent
 	}
 }
@@ -228,11 +229,13 @@ func (e *env) isStateVisited(i int) (bool, error) {
 		if cp.branches > 0 {
 			if e.aux[i].mayGoto && cp.st.mayGotoDepth != cur.mayGotoDepth && e.statesEqual(cp.st, cur, rangeWithinLevel) {
 				cp.hit++
+				e.addSCCBackedge(cp)
 				return true, nil
 			}
 			if e.aux[i].callsCallback {
 				if e.statesEqual(cp.st, cur, rangeWithinLevel) {
 					cp.hit++
+					e.addSCCBackedge(cp)
 					return true, nil
 				}
 			} else if statesMaybeLooping(cp.st, cur) && e.statesEqual(cp.st, cur, exactLevel) &&
@@ -245,9 +248,19 @@ func (e *env) isStateVisited(i int) (bool, error) {
 			if !force && e.jmps-e.prevJmps < 20 && e.processed-e.prevProc < 100 {
 				add = false
 			}
-		} else if e.statesEqual(cp.st, cur, notExactLevel) {
-			cp.hit++
-			return true, nil
+		} else {
+			loop := e.incompleteLoop(cp.st)
+			ex := notExactLevel
+			if loop {
+				ex = rangeWithinLevel
+			}
+			if e.statesEqual(cp.st, cur, ex) {
+				cp.hit++
+				if loop {
+					e.addSCCBackedge(cp)
+				}
+				return true, nil
+			}
 		}
 		if add {
 			cp.miss++
@@ -283,6 +296,7 @@ func (e *env) isStateVisited(i int) (bool, error) {
 	e.prevJmps, e.prevProc = e.jmps, e.processed
 	e.histLen = 0
 	cp := &checkpoint{st: cur.clone(), parent: cur.parent, branches: 1}
+	e.maybeEnterSCC(cp)
 	cur.parent = cp
 	e.explored[i] = append([]*checkpoint{cp}, list...)
 	return false, nil
@@ -327,15 +341,23 @@ func (m *idmap) check(old, cur uint32) bool {
 }
 
 func (m *idmap) checkScalar(old, cur uint32) bool {
+	// An old register with no id relied on no link: any link in the
+	// current one only adds knowledge.
 	if old == 0 {
-		m.tmpGen++
-		old = m.tmpGen
+		return true
 	}
 	if cur == 0 {
 		m.tmpGen++
 		cur = m.tmpGen
 	}
-	return m.check(old, cur)
+	if !m.check(old, cur) {
+		return false
+	}
+	// A derived id must map consistently with its base.
+	if old&idAddConst != 0 {
+		return m.check(old&^idAddConst, cur&^idAddConst)
+	}
+	return true
 }
 
 // sameValue compares every field but the ids (the kernel's memcmp up to
@@ -364,13 +386,14 @@ func regsafe(old, cur *reg, m *idmap, ex exactness) bool {
 	}
 	switch old.typ {
 	case scalarValue:
-		if old.id&idAddConst != cur.id&idAddConst {
+		switch {
+		case old.id&idAddConst != 0 && cur.id&idAddConst == 0,
+			old.id != 0 && old.id&idAddConst == 0 && cur.id&idAddConst != 0:
+			return false
+		case old.id&idAddConst != 0 && (old.id&idAddConst != cur.id&idAddConst || old.off != cur.off):
 			return false
 		}
-		if old.id&idAddConst != 0 && old.off != cur.off {
-			return false
-		}
-		return rangeWithin(old, cur) && tnumIn(old.varOff, cur.varOff) && m.checkScalar(old.id, cur.id)
+		return m.checkScalar(old.id, cur.id) && rangeWithin(old, cur) && tnumIn(old.varOff, cur.varOff)
 	case ptrToMapKey, ptrToMapValue, ptrToMem, ptrToRawMem:
 		return old.off == cur.off && old.mapIdx == cur.mapIdx && old.memSize == cur.memSize &&
 			rangeWithin(old, cur) && tnumIn(old.varOff, cur.varOff) &&

@@ -502,8 +502,13 @@ func (e *env) collectLinked(st *vstate, id uint32, out []linkedReg) []linkedReg 
 	}
 	for fr := st.curframe; fr >= 0; fr-- {
 		f := st.frames[fr]
+		// Dead registers are left out, as the kernel does: they cannot
+		// matter, but they would take places among the six.
+		live := e.aux[st.frameInsn(fr)].liveRegs
 		for r := 0; r < int(isa.R10); r++ {
-			add(&f.regs[r], fr, r, true)
+			if live&(1<<r) != 0 {
+				add(&f.regs[r], fr, r, true)
+			}
 		}
 		for s := range f.stack {
 			if f.stack[s].isSpilled() {
@@ -531,6 +536,10 @@ func syncLinked(st *vstate, known *reg, linked []linkedReg) {
 		if r.typ != scalarValue || r == known || r.id&^idAddConst != known.id&^idAddConst {
 			continue
 		}
+		// A 32-bit delta and a 64-bit one do not compose.
+		if (r.id^known.id)&idAddConst == idAddConst {
+			continue
+		}
 		if (r.id&idAddConst == 0 && known.id&idAddConst == 0) || r.off == known.off {
 			fr := r.frameno
 			*r = *known
@@ -544,6 +553,9 @@ func syncLinked(st *vstate, known *reg, linked []linkedReg) {
 		add32(r, &delta)
 		add64(r, &delta)
 		r.varOff = tnumAdd(r.varOff, delta.varOff)
+		if (r.id|known.id)&idAddConst32 != 0 {
+			r.zext32()
+		}
 		r.sync()
 		r.sanitize()
 	}

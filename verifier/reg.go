@@ -36,9 +36,14 @@ const (
 	flagRdonly
 )
 
-// idAddConst marks a scalar id whose register was derived from the linked
-// register by adding the constant held in off (the kernel's BPF_ADD_CONST).
-const idAddConst uint32 = 1 << 31
+// idAddConst64 and idAddConst32 mark a scalar id whose register was
+// derived from the linked register by adding the constant held in off, in
+// 64- or 32-bit arithmetic (the kernel's BPF_ADD_CONST64/32).
+const (
+	idAddConst64 uint32 = 1 << 31
+	idAddConst32 uint32 = 1 << 30
+	idAddConst          = idAddConst64 | idAddConst32
+)
 
 // reg is the abstract value of a register: its type and, for scalars and
 // pointer offsets, a tnum plus signed and unsigned 64- and 32-bit bounds.
@@ -174,6 +179,19 @@ func (r *reg) update64Bounds() {
 	r.smax = min(r.smax, int64(r.varOff.value|r.varOff.mask&math.MaxInt64))
 	r.umin = max(r.umin, r.varOff.value)
 	r.umax = min(r.umax, r.varOff.value|r.varOff.mask)
+	// When the unsigned range and the tnum share a single value, the
+	// register is that constant.
+	next := r.varOff.step(r.umin)
+	uminIn := r.varOff.contains(r.umin)
+	tmax := r.varOff.value | r.varOff.mask
+	switch {
+	case uminIn && next > r.umax:
+		r.setKnownBounds(r.umin)
+	case !uminIn && next == tmax:
+		r.setKnownBounds(tmax)
+	case !uminIn && next <= r.umax && r.varOff.step(next) > r.umax:
+		r.setKnownBounds(next)
+	}
 }
 
 func (r *reg) updateBounds() {
@@ -217,6 +235,15 @@ func (r *reg) deduce32() {
 	if uint32(r.s32min) <= uint32(r.s32max) {
 		r.u32min = max(uint32(r.s32min), r.u32min)
 		r.u32max = min(uint32(r.s32max), r.u32max)
+	} else if r.u32max < uint32(r.s32min) {
+		// The signed range wraps around and the unsigned one lies
+		// within its non-negative half.
+		r.s32min = int32(r.u32min)
+		r.u32max = min(r.u32max, uint32(r.s32max))
+	} else if uint32(r.s32max) < r.u32min {
+		// ... or within its negative half.
+		r.s32max = int32(r.u32max)
+		r.u32min = max(r.u32min, uint32(r.s32min))
 	}
 }
 
@@ -435,4 +462,12 @@ func rangeWithin(old, cur *reg) bool {
 		old.smin <= cur.smin && old.smax >= cur.smax &&
 		old.u32min <= cur.u32min && old.u32max >= cur.u32max &&
 		old.s32min <= cur.s32min && old.s32max >= cur.s32max
+}
+
+// mark32Known sets the low half of the register to the constant v, keeping
+// what is known of the upper half (__mark_reg32_known).
+func (r *reg) mark32Known(v uint64) {
+	r.varOff = r.varOff.constSubreg(uint32(v))
+	r.s32min, r.s32max = int32(v), int32(v)
+	r.u32min, r.u32max = uint32(v), uint32(v)
 }

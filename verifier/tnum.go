@@ -171,3 +171,42 @@ func fmtSnum(v int64) string {
 	}
 	return fmt.Sprintf("%#x", uint64(v))
 }
+
+// The byte swaps keep each bit's knowledge with the bit; 16- and 32-bit
+// swaps drop the bytes above the swapped width, as the instructions do.
+func (a tnum) bswap16() tnum {
+	return tnum{uint64(bits.ReverseBytes16(uint16(a.value))), uint64(bits.ReverseBytes16(uint16(a.mask)))}
+}
+
+func (a tnum) bswap32() tnum {
+	return tnum{uint64(bits.ReverseBytes32(uint32(a.value))), uint64(bits.ReverseBytes32(uint32(a.mask)))}
+}
+
+func (a tnum) bswap64() tnum {
+	return tnum{bits.ReverseBytes64(a.value), bits.ReverseBytes64(a.mask)}
+}
+
+// step returns the smallest member of a greater than z, a's largest member
+// when there is none and its smallest when z is below it (tnum_step). The
+// members are a.value plus a submask of a.mask; the next submask above
+// d = z - a.value comes from adding one to d with every bit outside the
+// mask set, so that the carry crosses them.
+func (a tnum) step(z uint64) uint64 {
+	tmax := a.value | a.mask
+	if z >= tmax {
+		return tmax
+	}
+	if z < a.value {
+		return a.value
+	}
+	d := z - a.value
+	var carry uint64
+	if n := bits.Len64(d &^ a.mask); n > 0 {
+		carry = uint64(1)<<n - 1
+	}
+	filled := d | carry | ^a.mask
+	return a.value | (filled+1)&a.mask
+}
+
+// contains reports whether v is a member of a.
+func (a tnum) contains(v uint64) bool { return v&^a.mask == a.value }
