@@ -52,6 +52,19 @@
 //     seldom have; instruction indexes in errors are those of the original
 //     program.
 //
+// # Kernel bugs found by the comparison
+//
+//   - Linux 6.18 fails to load a program whose second bpf_loop call, with
+//     another callback, has nr_loops 0 ("verifier bug: No program to jit
+//     at insn N (subprog < 0)", EFAULT, and a kernel warning): the
+//     callback was removed as dead code. Also when nr_loops is a pointer.
+//   - Linux 6.18 does not track precision through the value an atomic
+//     fetch loads from the stack: it prunes paths on which that value
+//     differs and can hard-wire a branch that is in fact taken, changing
+//     the program's result (testdata/atomic-fetch-precision.s).
+//
+// The program generator avoids both.
+//
 // # Known differences not mimicked by ebpfvm
 //
 //   - ld_abs/ld_ind at the negative offsets SKF_NET_OFF (-0x100000) and

@@ -308,8 +308,8 @@ func FormatReport(r *Report) string {
 		fmt.Fprintf(&b, "  %s: %s\n", d.Engine, d)
 	}
 	if r.PointerLeak != "" {
-		fmt.Fprintf(&b, "note: the program treats pointers as numbers (the kernel without CAP_PERFMON refuses it: %s);\n"+
-			"pointers are kernel addresses there and virtual addresses in ebpfvm, so such values differ by design\n", r.PointerLeak)
+		fmt.Fprintf(&b, "note: the program treats pointers as numbers or reads stack it never wrote (the kernel refuses it to\n"+
+			"a loader without CAP_PERFMON: %s); such values differ by design\n", r.PointerLeak)
 	}
 	return b.String()
 }

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -156,11 +157,16 @@ func ExplainLeak(c *Case, r *Report) {
 	}
 	l, err := kernel.Load(c.Spec, &kernel.Options{Strict: true, R0Only32: true})
 	var re *kernel.RejectedError
-	if errors.As(err, &re) {
+	if errors.As(err, &re) && leakReason.MatchString(re.Reason) {
 		r.PointerLeak = re.Reason
 	}
 	l.Close()
 }
+
+// leakReason matches the verifier's messages about pointers used as
+// numbers and stack memory read before it is written (as opposed to
+// helpers a loader without CAP_PERFMON may not call, and such).
+var leakReason = regexp.MustCompile(`leaks addr|pointer|invalid read from stack|invalid indirect read|partial copy`)
 
 // ErrKernelRun is returned (wrapped) when the kernel accepted the program
 // but its test run failed: an input the kernel's test run refuses.
@@ -440,6 +446,9 @@ func CollectionSpec(s *kernel.Spec) (*ebpfvm.CollectionSpec, string, error) {
 		for _, kv := range m.Contents {
 			ms.Contents = append(ms.Contents, ebpfvm.MapKV{Key: bytes.Clone(kv.Key), Value: bytes.Clone(kv.Value)})
 		}
+		// A frozen map programs may not write is .rodata: constant to the
+		// verifier.
+		ms.ReadOnly = m.Freeze && m.Spec.Flags&ebpfmaps.FlagRdonlyProg != 0
 		cs.Maps[n] = ms
 	}
 	return cs, name, nil

@@ -1,6 +1,9 @@
 package progen
 
 import (
+	"encoding/binary"
+	"math"
+
 	"github.com/ebpfvm/ebpfvm/isa"
 	"github.com/ebpfvm/ebpfvm/kernel"
 )
@@ -10,6 +13,14 @@ const (
 	helperMapLookup     = 1
 	helperMapUpdate     = 2
 	helperMapDelete     = 3
+	helperMapPush       = 87
+	helperMapPop        = 88
+	helperMapPeek       = 89
+	helperStrtol        = 105
+	helperStrtoul       = 106
+	helperXDPAdjustMeta = 54
+	helperSnprintf      = 165
+	helperStrncmp       = 182
 	helperSkbLoadBytes  = 26
 	helperCsumDiff      = 28
 	helperXDPAdjustHead = 44
@@ -34,7 +45,26 @@ func (g *gen) aluBlock() {
 	}
 }
 
+// divEdges are operand values where division and modulo misbehave when
+// implemented naively.
+var divEdges = []int64{math.MinInt64, math.MinInt32, -1, 0, 1, -2, math.MaxInt64, math.MaxInt32, 1 << 32, -1 << 32, 0xffffffff, 7, -7}
+
 func (g *gen) aluOne() {
+	if g.chance(4) {
+		// A division or modulo of edge values, through registers.
+		a, b := g.reg(), g.reg()
+		for b == a {
+			b = g.reg()
+		}
+		g.emit(isa.LoadImm64(a, divEdges[g.r.IntN(len(divEdges))]), isa.LoadImm64(b, divEdges[g.r.IntN(len(divEdges))]))
+		class := isa.ClassALU64
+		if g.chance(40) {
+			class = isa.ClassALU
+		}
+		op := []isa.ALUOp{isa.ALUDiv, isa.ALUMod}[g.r.IntN(2)]
+		g.emit(isa.Instruction{Opcode: isa.ALUOpcode(class, op, isa.SourceX), Dst: a, Src: b, Offset: int16(g.r.IntN(2))})
+		return
+	}
 	dst := g.reg()
 	w32 := g.chance(40)
 	class := isa.ClassALU64
@@ -185,9 +215,14 @@ func (g *gen) memBlock() {
 		case 3, 4:
 			g.emit(isa.Store(base, off, g.regExcept(base), sz))
 		default:
+			// No fetching atomics on the stack: Linux 6.18 does not track
+			// precision through the value they load, prunes paths on which
+			// it differs and may hard-wire a branch wrongly (see
+			// kernel/testdata/atomic-fetch-precision.s). Map values, whose
+			// contents the verifier never knows, get every atomic.
 			sz = []isa.Size{isa.SizeW, isa.SizeDW}[g.r.IntN(2)]
 			off = g.stackOff(sz.Bytes()) - bias
-			g.emit(isa.Atomic(atomicOps[g.r.IntN(len(atomicOps))], base, off, g.regExcept(base), sz))
+			g.emit(isa.Atomic(atomicOps[g.r.IntN(4)], base, off, g.regExcept(base), sz))
 		}
 	}
 	if ptr {
@@ -207,7 +242,11 @@ func (g *gen) valueAccess(ptr isa.Register, base, size int, srcs []isa.Register,
 		case 0, 1:
 			sz := g.fitSize(hi - lo)
 			off := lo + g.r.IntN(hi-lo-sz.Bytes()+1)
-			g.emit(isa.Load(g.regExcept(ptr), ptr, int16(off), sz))
+			if sz != isa.SizeDW && g.chance(30) {
+				g.emit(isa.LoadSX(g.regExcept(ptr), ptr, int16(off), sz))
+			} else {
+				g.emit(isa.Load(g.regExcept(ptr), ptr, int16(off), sz))
+			}
 		case 2, 3:
 			sz := g.fitSize(hi - lo)
 			off := int16(lo + g.r.IntN(hi-lo-sz.Bytes()+1))
@@ -280,11 +319,32 @@ func (g *gen) reinitArgs() {
 // mapBlock: a lookup with a NULL check and accesses to the value, an
 // update, a delete, or accesses through a direct value pointer.
 func (g *gen) mapBlock() {
-	switch n := g.r.IntN(10); {
+	switch n := g.r.IntN(12); {
+	case n >= 10: // push, pop or peek on the queue or the stack
+		name, vs := mapQueue, 8
+		if g.chance(50) {
+			name, vs = mapStack, 4
+		}
+		g.loadMap(isa.R1, name)
+		off := int32(-dataArea + vs*g.r.IntN(dataArea/vs))
+		g.emit(isa.ALUMov.Reg(isa.R2, isa.R10), isa.ALUAdd.Imm(isa.R2, off))
+		switch g.r.IntN(3) {
+		case 0:
+			// BPF_ANY, or BPF_EXIST: a full map drops its oldest element.
+			g.emit(isa.ALUMov.Imm(isa.R3, int32(2*g.r.IntN(2))), isa.HelperCall(helperMapPush))
+		case 1:
+			g.emit(isa.HelperCall(helperMapPop))
+		default:
+			g.emit(isa.HelperCall(helperMapPeek))
+		}
+		g.reinitArgs()
 	case n < 4: // lookup
 		name, ks, vs, max := mapArr, uint32(4), g.arrVS, int(g.arrMax)+2
-		if g.chance(50) {
+		switch g.r.IntN(5) {
+		case 0, 1:
 			name, ks, vs, max = mapHash, g.hashKS, g.hashVS, 10
+		case 2:
+			name, ks, vs, max = mapPerCPU, 4, 8, 3
 		}
 		g.storeKey(ks, max)
 		g.loadMap(isa.R1, name)
@@ -363,8 +423,17 @@ func (g *gen) loopBlock() {
 	} else {
 		g.emit(isa.ALUMov.Imm(c, int32(n)))
 	}
-	head := g.newLabel()
+	head, exit := g.newLabel(), g.newLabel()
 	g.place(head)
+	if !g.mayGoto && g.depth == 1 && g.chance(20) {
+		// may_goto: taken only when the loop budget of 8M runs out, never
+		// here, so a no-op; kernels from 6.9 accept it. One per program,
+		// in an outer loop: each doubles the paths the kernel explores,
+		// and inside nested loops Linux 6.18 can take minutes, or fail
+		// with EFAULT ("verifier bug").
+		g.mayGoto = true
+		g.emitJump(isa.Instruction{Opcode: isa.OpMayGoto}, exit)
+	}
 	for range 1 + g.r.IntN(3) {
 		if g.mix&MixLoops != 0 && g.depth < 2 && g.chance(10) {
 			g.loopBlock()
@@ -393,6 +462,7 @@ func (g *gen) loopBlock() {
 		op := []isa.JumpOp{isa.JumpNE, isa.JumpSGT, isa.JumpGT}[g.r.IntN(3)]
 		g.emitJump(isa.Instruction{Opcode: isa.JumpOpcode(class, op, isa.SourceK), Dst: c, Imm: 0}, head)
 	}
+	g.place(exit)
 	g.depth--
 	g.reserved[c] = false
 }
@@ -437,7 +507,11 @@ func (g *gen) packetBlock() {
 		off := int16(g.r.IntN(n - sz.Bytes() + 1))
 		switch g.r.IntN(4) {
 		case 0, 1:
-			g.emit(isa.Load(g.regExcept(data, end, tmp), data, off, sz))
+			if sz != isa.SizeDW && g.chance(30) {
+				g.emit(isa.LoadSX(g.regExcept(data, end, tmp), data, off, sz))
+			} else {
+				g.emit(isa.Load(g.regExcept(data, end, tmp), data, off, sz))
+			}
 		case 2:
 			g.emit(isa.StoreImm(data, off, g.imm32(), sz))
 		default:
@@ -485,8 +559,123 @@ func (g *gen) ctxBlock() {
 	g.emit(isa.Load(g.reg(), isa.R6, int16(f[0]), sz))
 }
 
+// rodataStrings are the constant strings of the rodata map: snprintf
+// formats (with flags, widths, every length modifier and conversion the
+// kernel allows except pointers and strings) and strncmp operands.
+var rodataStrings = []string{
+	"%d", "%u %x", "%lld|%llx|%llu", "%-5d|%5u|", "%+d % i %08x", "%X%%%c", "%c%c%c", "%ld %lu %li %lx",
+	"%016llx", "r0=%d", "", "abc", "123", "-0x1f",
+}
+
+// snprintfFormats are the indexes of rodataStrings that are formats, with
+// the number of arguments each takes.
+var snprintfFormats = [][2]int{{0, 1}, {1, 2}, {2, 3}, {3, 2}, {4, 3}, {5, 2}, {6, 3}, {7, 4}, {8, 1}, {9, 1}, {10, 0}}
+
+// numberStrings are what strtol and strtoul parse: signs, bases, spaces,
+// overflow, garbage.
+var numberStrings = []string{"123", "-123", "  +42x", "0x1F", "-0x1f", "077", "0", "99999999999999999999", "-9223372036854775808",
+	"9223372036854775807", "18446744073709551615", "z", "", "0x", "\t\n 5", "-", "1234567890123456"}
+
+// storeBytes writes b at fp+off through r1 (a temporary here).
+func (g *gen) storeBytes(off int, b []byte) {
+	for len(b) > 0 {
+		var chunk [8]byte
+		n := copy(chunk[:], b)
+		g.emit(isa.LoadImm64(isa.R1, int64(binary.LittleEndian.Uint64(chunk[:]))), isa.Store(isa.R10, int16(off), isa.R1, isa.SizeDW))
+		b, off = b[n:], off+8
+	}
+}
+
+// stringHelperBlock calls strtol, strtoul, snprintf or strncmp. The data
+// area is split: fp-64..fp-33 holds the input (string or arguments),
+// fp-32..fp-1 the output.
+func (g *gen) stringHelperBlock() {
+	switch g.r.IntN(3) {
+	case 0: // strtol/strtoul(buf, buf_len, flags, res)
+		s := numberStrings[g.r.IntN(len(numberStrings))]
+		buf := []byte(s)
+		if len(buf) > 24 {
+			buf = buf[:24]
+		}
+		g.storeBytes(-dataArea, append(buf, make([]byte, 32-len(buf))...))
+		n := len(buf) + g.r.IntN(2) // with or without the NUL
+		if n == 0 {
+			n = 1
+		}
+		flags := []int32{0, 8, 10, 16, 0, 10, 3}[g.r.IntN(7)] // base; 3 is invalid
+		id := int32(helperStrtol)
+		if g.chance(50) {
+			id = helperStrtoul
+		}
+		g.emit(isa.ALUMov.Reg(isa.R1, isa.R10), isa.ALUAdd.Imm(isa.R1, -dataArea), isa.ALUMov.Imm(isa.R2, int32(n)),
+			isa.ALUMov.Imm(isa.R3, flags), isa.ALUMov.Reg(isa.R4, isa.R10), isa.ALUAdd.Imm(isa.R4, -16), isa.HelperCall(id))
+	case 1: // snprintf(out, size, fmt, data, data_len)
+		f := snprintfFormats[g.r.IntN(len(snprintfFormats))]
+		g.emit(isa.ALUMov.Reg(isa.R1, isa.R10), isa.ALUAdd.Imm(isa.R1, -32), isa.ALUMov.Imm(isa.R2, int32(g.r.IntN(33))))
+		g.emitRef(isa.LoadPseudo(isa.R3, isa.PseudoMapValue, 0, int32(g.rodataOff[f[0]])),
+			kernel.Reference{Map: mapRodata, Value: true, Offset: int64(g.rodataOff[f[0]])})
+		if f[1] == 0 && g.chance(50) {
+			g.emit(isa.ALUMov.Imm(isa.R4, 0), isa.ALUMov.Imm(isa.R5, 0))
+		} else {
+			g.emit(isa.ALUMov.Reg(isa.R4, isa.R10), isa.ALUAdd.Imm(isa.R4, -dataArea), isa.ALUMov.Imm(isa.R5, int32(8*f[1])))
+		}
+		g.emit(isa.HelperCall(helperSnprintf))
+	default: // strncmp(s1, s1_sz, s2)
+		s2 := 10 + g.r.IntN(4)
+		s1 := []byte(rodataStrings[s2])
+		if g.chance(50) && len(s1) > 0 {
+			s1[g.r.IntN(len(s1))] ^= byte(1 + g.r.IntN(255))
+		}
+		g.storeBytes(-dataArea, append(s1, make([]byte, 8-len(s1)%8)...))
+		g.emit(isa.ALUMov.Reg(isa.R1, isa.R10), isa.ALUAdd.Imm(isa.R1, -dataArea), isa.ALUMov.Imm(isa.R2, int32(1+g.r.IntN(8))))
+		g.emitRef(isa.LoadPseudo(isa.R3, isa.PseudoMapValue, 0, int32(g.rodataOff[s2])),
+			kernel.Reference{Map: mapRodata, Value: true, Offset: int64(g.rodataOff[s2])})
+		g.emit(isa.HelperCall(helperStrncmp))
+	}
+	g.reinitArgs()
+}
+
+// metaBlock moves the xdp metadata start and reads or writes the
+// metadata behind a data check.
+func (g *gen) metaBlock() {
+	if g.chance(50) {
+		g.emit(isa.ALUMov.Reg(isa.R1, isa.R6), isa.ALUMov.Imm(isa.R2, int32(4*(g.r.IntN(12)-9))), isa.HelperCall(helperXDPAdjustMeta))
+		g.reinitArgs()
+		return
+	}
+	meta, data := g.reg(), g.reg()
+	for data == meta {
+		data = g.reg()
+	}
+	tmp := g.regExcept(meta, data)
+	n := 1 + g.r.IntN(32)
+	g.emit(isa.Load(meta, isa.R6, 8, isa.SizeW), isa.Load(data, isa.R6, 0, isa.SizeW),
+		isa.ALUMov.Reg(tmp, meta), isa.ALUAdd.Imm(tmp, int32(n)))
+	skip := g.newLabel()
+	g.emitJump(isa.JumpGT.Reg(tmp, data, 0), skip)
+	sz := g.fitSize(n)
+	off := int16(g.r.IntN(n - sz.Bytes() + 1))
+	if g.chance(50) {
+		g.emit(isa.Load(g.regExcept(meta, data, tmp), meta, off, sz))
+	} else {
+		g.emit(isa.Store(meta, off, g.regExcept(meta, data, tmp), sz))
+	}
+	g.place(skip)
+	g.restore(meta, data, tmp)
+	g.restore(data, meta, tmp)
+	g.restore(tmp, meta, data)
+}
+
 // helperBlock calls a helper with valid arguments.
 func (g *gen) helperBlock() {
+	if g.chance(30) {
+		g.stringHelperBlock()
+		return
+	}
+	if g.typ == kernel.TypeXDP && g.chance(20) {
+		g.metaBlock()
+		return
+	}
 	switch g.r.IntN(3) {
 	case 0: // csum_diff(from, from_size, to, to_size, seed); socket filters may not call it
 		if g.typ != kernel.TypeXDP {
@@ -496,13 +685,13 @@ func (g *gen) helperBlock() {
 		if g.chance(20) {
 			g.emit(isa.ALUMov.Imm(isa.R1, 0), isa.ALUMov.Imm(isa.R2, 0))
 		} else {
-			from := 4 * g.r.IntN(dataArea/4)
+			from := g.r.IntN(dataArea)
 			g.emit(isa.ALUMov.Reg(isa.R1, isa.R10), isa.ALUAdd.Imm(isa.R1, int32(-dataArea+from)),
-				isa.ALUMov.Imm(isa.R2, int32(4*g.r.IntN((dataArea-from)/4+1))))
+				isa.ALUMov.Imm(isa.R2, int32(g.r.IntN(dataArea-from+1))))
 		}
-		to := 4 * g.r.IntN(dataArea/4)
+		to := g.r.IntN(dataArea)
 		g.emit(isa.ALUMov.Reg(isa.R3, isa.R10), isa.ALUAdd.Imm(isa.R3, int32(-dataArea+to)),
-			isa.ALUMov.Imm(isa.R4, int32(4*g.r.IntN((dataArea-to)/4+1))))
+			isa.ALUMov.Imm(isa.R4, int32(g.r.IntN(dataArea-to+1))))
 		g.setConst(isa.R5)
 		g.emit(isa.HelperCall(helperCsumDiff))
 	default:

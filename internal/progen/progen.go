@@ -88,10 +88,14 @@ func cloneSpec(s *kernel.Spec) *kernel.Spec {
 
 // Map names.
 const (
-	MapOut  = "out"  // the epilogue's dump: one array element
-	mapArr  = "arr"  // array map for lookups and updates
-	mapHash = "hash" // hash map for lookups, updates and deletes
-	mapGlob = "glob" // one-element array for direct value access
+	MapOut    = "out"    // the epilogue's dump: one array element
+	mapArr    = "arr"    // array map for lookups and updates
+	mapHash   = "hash"   // hash map for lookups, updates and deletes
+	mapGlob   = "glob"   // one-element array for direct value access
+	mapPerCPU = "parr"   // per-CPU array for lookups
+	mapQueue  = "queue"  // queue for push, pop and peek
+	mapStack  = "stack"  // stack for push, pop and peek
+	mapRodata = "rodata" // read-only strings: formats and strncmp operands
 )
 
 // Stack layout of the main function, below r10.
@@ -133,6 +137,9 @@ func Generate(seed uint64, index int, cfg Config) *Program {
 		blocks = 4 + g.r.IntN(29)
 	}
 	g.setupMaps()
+	if g.mix&MixHelpers != 0 {
+		g.setupRodata()
+	}
 	g.prologue()
 	for range blocks {
 		g.block(0)
@@ -189,6 +196,10 @@ type gen struct {
 	// callback is set while generating a bpf_loop callback, whose exits
 	// must return 0 or 1.
 	callback bool
+	// rodataOff is the offset of each of rodataStrings in the rodata map.
+	rodataOff []int
+	// mayGoto is set once a loop has a may_goto.
+	mayGoto bool
 }
 
 type subprog struct {
@@ -481,7 +492,28 @@ func (g *gen) setupMaps() {
 	}
 	glob := &kernel.Map{Spec: ebpfmaps.Spec{Type: ebpfmaps.Array, KeySize: 4, ValueSize: g.glob, MaxEntries: 1},
 		Contents: []kernel.KV{{Key: le(0, 4), Value: g.randBytes(int(g.glob))}}}
+	parr := &kernel.Map{Spec: ebpfmaps.Spec{Type: ebpfmaps.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: 2},
+		Contents: []kernel.KV{{Key: le(0, 4), Value: g.randBytes(8)}, {Key: le(1, 4), Value: g.randBytes(8)}}}
+	queue := &kernel.Map{Spec: ebpfmaps.Spec{Type: ebpfmaps.Queue, ValueSize: 8, MaxEntries: 3}}
+	stack := &kernel.Map{Spec: ebpfmaps.Spec{Type: ebpfmaps.Stack, ValueSize: 4, MaxEntries: 2}}
 	g.maps[mapArr], g.maps[mapHash], g.maps[mapGlob] = arr, hash, glob
+	g.maps[mapPerCPU], g.maps[mapQueue], g.maps[mapStack] = parr, queue, stack
+}
+
+// setupRodata creates the read-only map of strings that snprintf formats
+// and strncmp's constant operand come from (they must be in a frozen,
+// read-only map), and records where each string starts.
+func (g *gen) setupRodata() {
+	var value []byte
+	for _, s := range rodataStrings {
+		g.rodataOff = append(g.rodataOff, len(value))
+		value = append(append(value, s...), 0)
+	}
+	g.maps[mapRodata] = &kernel.Map{
+		Spec:     ebpfmaps.Spec{Type: ebpfmaps.Array, KeySize: 4, ValueSize: uint32(len(value)), MaxEntries: 1, Flags: ebpfmaps.FlagRdonlyProg},
+		Contents: []kernel.KV{{Key: le(0, 4), Value: value}},
+		Freeze:   true,
+	}
 }
 
 // input returns the packet and context: xdp packets of 14 to 96 bytes;
