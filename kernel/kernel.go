@@ -47,7 +47,9 @@
 //   - "raw" programs (r1 = input memory, r2 = its length) have no kernel
 //     program type. They are loaded as sched_cls programs with a 5-insn
 //     prologue that sets r1 to the packet data (after a prepended 14-byte
-//     header) and r2 to its length. The kernel's verifier then requires
+//     header of EtherType 0x88b5, local experimental, which the kernel
+//     accepts with any length) and r2 to its length. The kernel's verifier
+//     then requires
 //     data_end checks before any access through r1, which raw programs
 //     seldom have; instruction indexes in errors are those of the original
 //     program.
@@ -62,8 +64,12 @@
 //     fetch loads from the stack: it prunes paths on which that value
 //     differs and can hard-wire a branch that is in fact taken, changing
 //     the program's result (testdata/atomic-fetch-precision.s).
+//   - Linux 6.18 fails with EFAULT on some programs with a may_goto inside
+//     nested bounded loops ("verifier bug: REG INVARIANTS VIOLATION",
+//     "backtracking misuse" in the kernel log), and takes minutes over
+//     others.
 //
-// The program generator avoids both.
+// The program generator avoids all three.
 //
 // # Known differences not mimicked by ebpfvm
 //
@@ -90,7 +96,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/ebpfvm/ebpfvm/isa"
 	"github.com/ebpfvm/ebpfvm/maps"
@@ -200,8 +205,6 @@ type Result struct {
 	// name, sorted by key. Maps without keys (queues, ring buffers) and maps
 	// of maps or programs are left out.
 	Maps map[string][]KV
-	// Duration is the kernel's measured run time.
-	Duration time.Duration
 }
 
 // RejectedError is the verifier's refusal of a program.
