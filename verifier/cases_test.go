@@ -332,7 +332,7 @@ call 181
 r0 = 0
 exit
 cb: r0 = 0
-exit`, noKernel: "callbacks need BTF func_info"},
+exit`},
 	{name: "loop callback bad ret", src: `r1 = 10
 ld_pseudo r2, 4, 6
 r3 = 0
@@ -341,7 +341,7 @@ call 181
 r0 = 0
 exit
 cb: r0 = 2
-exit`, noKernel: "callbacks need BTF func_info", err: "At callback return the register R0 has smin=2 smax=2 should have been in [0, 1]"},
+exit`, err: "At callback return the register R0 has smin=2 smax=2 should have been in [0, 1]"},
 
 	// Atomics.
 	{name: "atomic stack", src: "*(u64 *)(r10 - 8) = 0\nr1 = 1\nlock *(u64 *)(r10 - 8) += r1\nr0 = 0\nexit"},
@@ -349,4 +349,66 @@ exit`, noKernel: "callbacks need BTF func_info", err: "At callback return the re
 	{name: "atomic ctx", src: "r2 = 1\nlock *(u32 *)(r1 + 0) += r2\nr0 = 0\nexit", err: "BPF_ATOMIC stores into R1 ctx is not allowed"},
 	{name: "atomic misaligned", src: lookupHash + "if r0 == 0 goto +2\nr1 = 1\nlock *(u64 *)(r0 + 4) += r1\nr0 = 0\nexit", err: "misaligned value access off 0+0+4 size 8"},
 	{name: "cmpxchg r0 uninit", src: "*(u64 *)(r10 - 8) = 0\nr1 = 1\nr0 = cmpxchg_64(r10 - 8, r0, r1)\nr0 = 0\nexit", err: "R0 !read_ok"},
+
+	// Kernel program types (verification only).
+	{name: "tc packet write", typ: progtype.SchedCLS, src: `r2 = *(u32 *)(r1 + 76)
+r3 = *(u32 *)(r1 + 80)
+r4 = r2
+r4 += 14
+if r4 > r3 goto +1
+*(u8 *)(r2 + 0) = 1
+r0 = 0
+exit`},
+	{name: "tc mark write", typ: progtype.SchedCLS, src: "r2 = 7\n*(u32 *)(r1 + 8) = r2\nr0 = 0\nexit"},
+	{name: "tc len write", typ: progtype.SchedCLS, src: "r2 = 7\n*(u32 *)(r1 + 0) = r2\nr0 = 0\nexit", err: "invalid bpf_context access off=0 size=4"},
+	{name: "tc store bytes", typ: progtype.SchedACT, src: `*(u32 *)(r10 - 4) = 0
+r2 = 0
+r3 = r10
+r3 += -4
+r4 = 4
+r5 = 0
+call 9
+r0 = 0
+exit`},
+	{name: "tc unchecked packet", typ: progtype.SchedCLS, src: "r2 = *(u32 *)(r1 + 76)\nr0 = *(u8 *)(r2 + 0)\nexit", err: "invalid access to packet, off=0 size=1, R2(id=0,off=0,r=0)"},
+	{name: "cgroup_skb packet read", typ: progtype.CgroupSKB, src: `r2 = *(u32 *)(r1 + 76)
+r3 = *(u32 *)(r1 + 80)
+r4 = r2
+r4 += 1
+r0 = 1
+if r4 > r3 goto +1
+r0 = *(u8 *)(r2 + 0)
+r0 &= 1
+exit`},
+	{name: "cgroup_skb packet write", typ: progtype.CgroupSKB, src: `r2 = *(u32 *)(r1 + 76)
+r3 = *(u32 *)(r1 + 80)
+r4 = r2
+r4 += 1
+if r4 > r3 goto +1
+*(u8 *)(r2 + 0) = 1
+r0 = 1
+exit`, err: "cannot write into packet"},
+	{name: "cgroup_skb return 2", typ: progtype.CgroupSKB, src: "r0 = 2\nexit", err: "At program exit the register R0 has smin=2 smax=2 should have been in [0, 1]"},
+	{name: "cgroup_skb return unknown", typ: progtype.CgroupSKB, src: "r0 = *(u32 *)(r1 + 0)\nexit", err: "should have been in [0, 1]"},
+	{name: "cgroup_skb store bytes", typ: progtype.CgroupSKB, src: "r2 = 0\nr3 = r10\nr4 = 0\nr5 = 0\ncall 9\nr0 = 1\nexit", err: "program of this type cannot use helper bpf_skb_store_bytes#9"},
+	{name: "kprobe read regs", typ: progtype.Kprobe, src: "r2 = *(u64 *)(r1 + 112)\nr3 = *(u32 *)(r1 + 160)\nr0 = 0\nexit"},
+	{name: "kprobe write regs", typ: progtype.Kprobe, src: "r2 = 1\n*(u64 *)(r1 + 112) = r2\nr0 = 0\nexit", err: "invalid bpf_context access off=112 size=8"},
+	{name: "kprobe past regs", typ: progtype.Kprobe, src: "r2 = *(u64 *)(r1 + 168)\nr0 = 0\nexit", err: "invalid bpf_context access off=168 size=8"},
+	{name: "kprobe misaligned", typ: progtype.Kprobe, src: "r2 = *(u64 *)(r1 + 4)\nr0 = 0\nexit", err: "invalid bpf_context access off=4 size=8"},
+	{name: "kprobe probe read", typ: progtype.Kprobe, src: `r3 = *(u64 *)(r1 + 112)
+r1 = r10
+r1 += -8
+r2 = 8
+call 113
+r0 = 0
+exit`},
+	{name: "kprobe skb helper", typ: progtype.Kprobe, src: "r2 = 0\nr3 = r10\nr3 += -4\nr4 = 4\ncall 26\nr0 = 0\nexit", err: "program of this type cannot use helper bpf_skb_load_bytes#26"},
+	{name: "tracepoint read", typ: progtype.Tracepoint, src: "r2 = *(u64 *)(r1 + 8)\nr3 = *(u32 *)(r1 + 16)\nr0 = 0\nexit"},
+	{name: "tracepoint header", typ: progtype.Tracepoint, src: "r2 = *(u64 *)(r1 + 0)\nr0 = 0\nexit", err: "invalid bpf_context access off=0 size=8"},
+	{name: "tracepoint write", typ: progtype.Tracepoint, src: "r2 = 1\n*(u64 *)(r1 + 8) = r2\nr0 = 0\nexit", err: "invalid bpf_context access off=8 size=8"},
+	{name: "raw_tracepoint args", typ: progtype.RawTracepoint, src: "r2 = *(u64 *)(r1 + 0)\nr3 = *(u64 *)(r1 + 88)\nr0 = 0\nexit"},
+	{name: "raw_tracepoint past args", typ: progtype.RawTracepoint, src: "r2 = *(u64 *)(r1 + 96)\nr0 = 0\nexit", err: "invalid bpf_context access off=96 size=8"},
+	{name: "perf_event sample_period", typ: progtype.PerfEvent, src: "r2 = *(u64 *)(r1 + 168)\nr3 = *(u64 *)(r1 + 176)\nr0 = 0\nexit"},
+	{name: "perf_event write", typ: progtype.PerfEvent, src: "r2 = 1\n*(u64 *)(r1 + 168) = r2\nr0 = 0\nexit", err: "invalid bpf_context access off=168 size=8"},
+	{name: "kprobe pid", typ: progtype.Kprobe, src: "call 14\nr0 = 0\nexit"},
 }

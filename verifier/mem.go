@@ -169,6 +169,8 @@ func (e *env) checkPtrAlignment(r *reg, off, size int, strict bool) error {
 func (e *env) checkMemAccess(regno isa.Register, off, size int, write bool, valReg int, strictOnce, ldsx bool) error {
 	regs := e.regs()
 	r := &regs[regno]
+	// The load may overwrite the base register (r0 = *(u64 *)(r0 + 0)).
+	baseType := r.typ
 	if err := e.checkPtrAlignment(r, off, size, strictOnce); err != nil {
 		return err
 	}
@@ -278,7 +280,7 @@ func (e *env) checkMemAccess(regno isa.Register, off, size int, write bool, valR
 	default:
 		return e.errorf("R%d invalid mem access '%s'", regno, r.typeStr())
 	}
-	e.recordAccess(r.typ, inBounds)
+	e.recordAccess(baseType, inBounds)
 	if !write && valReg >= 0 && size < regSize && regs[valReg].typ == scalarValue {
 		if ldsx {
 			regs[valReg].coerceToSizeSx(size)
