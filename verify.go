@@ -2,7 +2,6 @@ package ebpfvm
 
 import (
 	"errors"
-
 	"fmt"
 
 	"github.com/ebpfvm/ebpfvm/helpers"
@@ -77,15 +76,26 @@ func verifierMapFromSpec(s *ebpfmaps.Spec, ms *MapSpec) *verifier.Map {
 // nil means helpers.Standard(). The error is a *verifier.Error for a
 // rejection, another error for a spec it cannot check.
 func Verify(spec *CollectionSpec, name string, reg *helpers.Registry, opts verifier.Options) (*verifier.Result, error) {
+	p, err := VerifierProgram(spec, name, reg)
+	if err != nil {
+		return nil, err
+	}
+	return verifier.Verify(p, opts)
+}
+
+// VerifierProgram is the verifier's input for the program called name of
+// spec: its instructions, its type (a kernel type for programs ebpfvm
+// cannot run) and what each map reference points to.
+func VerifierProgram(spec *CollectionSpec, name string, reg *helpers.Registry) (verifier.Program, error) {
 	ps, ok := spec.Programs[name]
 	if !ok {
-		return nil, fmt.Errorf("ebpfvm: the spec has no program %q", name)
+		return verifier.Program{}, fmt.Errorf("ebpfvm: the spec has no program %q", name)
 	}
 	typ := ps.typ()
 	if typ == nil {
 		kt, ok := progtype.KernelTypeByName(ps.KernelType)
 		if !ok {
-			return nil, fmt.Errorf("ebpfvm: program %s: the verifier does not know kernel program type %s", name, ps.KernelType)
+			return verifier.Program{}, fmt.Errorf("ebpfvm: program %s: the verifier does not know kernel program type %s", name, ps.KernelType)
 		}
 		typ = kt
 	}
@@ -96,14 +106,17 @@ func Verify(spec *CollectionSpec, name string, reg *helpers.Registry, opts verif
 		if !ok {
 			ms, ok := spec.Maps[ref.Map]
 			if !ok {
-				return nil, fmt.Errorf("ebpfvm: program %s: insn %d refers to map %q, which the spec does not have", name, idx, ref.Map)
+				return verifier.Program{}, fmt.Errorf("ebpfvm: program %s: insn %d refers to map %q, which the spec does not have", name, idx, ref.Map)
 			}
 			m = verifierMapFromSpec(&ms.Spec, ms)
+			if m.Name == "" {
+				m.Name = ref.Map
+			}
 			cache[ref.Map] = m
 		}
 		p.Refs[idx] = verifier.Ref{Map: m, Offset: int32(ref.Offset)}
 	}
-	return verifier.Verify(p, opts)
+	return p, nil
 }
 
 // Verification returns what the verifier proved about the program (its

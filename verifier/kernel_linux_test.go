@@ -17,6 +17,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+	"github.com/ebpfvm/ebpfvm/internal/insnedit"
 	"github.com/ebpfvm/ebpfvm/isa"
 	"golang.org/x/sys/unix"
 )
@@ -78,6 +80,8 @@ func kernelProgType(name string) (ebpf.ProgramType, bool) {
 		return ebpf.PerfEvent, true
 	case "cgroup_skb":
 		return ebpf.CGroupSKB, true
+	case "syscall":
+		return ebpf.Syscall, true
 	}
 	return 0, false
 }
@@ -179,6 +183,11 @@ func runKernelJob(j *kernelJob) kernelVerdict {
 		}
 		insns = append(insns, ins)
 	}
+	// Unprivileged loaders cannot load BTF: the kernel then judges the
+	// program without function information, as it would theirs.
+	if decoded, err := isa.Decode(j.Code); err == nil && os.Geteuid() == 0 {
+		addFuncInfo(decoded, insns)
+	}
 	spec := &ebpf.ProgramSpec{Type: pt, Instructions: insns, License: "GPL"}
 	opts := ebpf.ProgramOptions{LogLevel: ebpf.LogLevel(j.Level), LogSizeStart: 1 << 16}
 	if j.Level == 0 {
@@ -210,6 +219,25 @@ func runKernelJob(j *kernelJob) kernelVerdict {
 	}
 }
 
+// addFuncInfo describes every function to the kernel as static, returning
+// a u64: with more than one function the kernel wants BTF func_info
+// (callbacks require it).
+func addFuncInfo(insns []isa.Instruction, ci asm.Instructions) {
+	starts := insnedit.Functions(insns)
+	if len(starts) < 2 {
+		return
+	}
+	u64 := &btf.Int{Name: "unsigned long long", Size: 8}
+	for n, i := range starts {
+		name := "main"
+		if n > 0 {
+			name = fmt.Sprintf("func%d", n)
+		}
+		fn := &btf.Func{Name: name, Type: &btf.FuncProto{Return: u64}, Linkage: btf.StaticFunc}
+		ci[i] = btf.WithFuncMetadata(ci[i].WithSymbol(name), fn)
+	}
+}
+
 // kernelVerify returns the kernel verifier's verdict on p: as root, or
 // (unpriv) in a helper process running as nobody without capabilities.
 func kernelVerify(t testing.TB, p Program, unpriv bool, level int) kernelVerdict {
@@ -233,6 +261,18 @@ var unpriv struct {
 	enc  *json.Encoder
 	dec  *json.Decoder
 	err  error
+	// restore is the unprivileged_bpf_disabled setting to put back.
+	restore string
+}
+
+// TestMain restores the system setting the unprivileged comparison
+// changed.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if unpriv.restore != "" {
+		os.WriteFile("/proc/sys/kernel/unprivileged_bpf_disabled", []byte(unpriv.restore), 0)
+	}
+	os.Exit(code)
 }
 
 const unprivEnv = "EBPFVM_VERIFIER_UNPRIV_HELPER"
@@ -249,9 +289,12 @@ func startUnprivHelper() error {
 	case "0":
 	case "2":
 		// 2 lets root re-enable unprivileged bpf; 1 would need a reboot.
+		// TestMain puts the setting back.
 		if err := os.WriteFile("/proc/sys/kernel/unprivileged_bpf_disabled", []byte("0"), 0); err != nil {
 			return fmt.Errorf("enabling unprivileged bpf: %w", err)
 		}
+		unpriv.restore = "2"
+
 	default:
 		return fmt.Errorf("kernel.unprivileged_bpf_disabled is %s: unprivileged bpf() is off until reboot", strings.TrimSpace(string(old)))
 	}

@@ -4,11 +4,15 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
+	"testing"
 
 	"github.com/ebpfvm/ebpfvm/isa"
 	"github.com/ebpfvm/ebpfvm/isa/asm"
 	"github.com/ebpfvm/ebpfvm/kernel"
 	ebpfmaps "github.com/ebpfvm/ebpfvm/maps"
+	"github.com/stretchr/testify/require"
 )
 
 // rbSpec is the ring buffer the unsafe snippets reserve records in.
@@ -29,10 +33,10 @@ var unsafeKinds = []string{"oob", "nullcheck", "uninit", "helperarg", "loop"}
 // loads of the program's maps.
 var snippets = map[string][]string{
 	"oob": {
-		// map value past its end
-		"*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nr7 = r1\nHASH r1\ncall 1\nr1 = r7\nif r0 == 0 goto +1\nr0 = *(u64 *)(r0 + 16)",
+		// map value past its end ({HVS} is the value size)
+		"*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nr7 = r1\nHASH r1\ncall 1\nr1 = r7\nif r0 == 0 goto +1\nr0 = *(u64 *)(r0 + {HVS})",
 		// map value, variable offset not bounded above
-		"*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nr7 = r1\nHASH r1\ncall 1\nr1 = r7\nif r0 == 0 goto +4\nr3 = *(u32 *)(r0 + 0)\nr3 &= 31\nr0 += r3\nr0 = *(u64 *)(r0 + 0)",
+		"*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nr7 = r1\nHASH r1\ncall 1\nr1 = r7\nif r0 == 0 goto +3\nr3 = *(u32 *)(r0 + 0)\nr0 += r3\nr0 = *(u64 *)(r0 + 0)",
 		// map value, negative offset
 		"*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nr7 = r1\nHASH r1\ncall 1\nr1 = r7\nif r0 == 0 goto +1\nr0 = *(u32 *)(r0 - 4)",
 		// stack below its 512 bytes
@@ -47,7 +51,7 @@ var snippets = map[string][]string{
 		"*(u32 *)(r1 + 0) = 1",
 		// array map value through a constant key out of range: NULL, so
 		// a check is needed
-		"*(u32 *)(r10 - 4) = 100\nr2 = r10\nr2 += -4\nr7 = r1\nARR r1\ncall 1\nr1 = r7\nr0 = *(u64 *)(r0 + 0)",
+		"*(u32 *)(r10 - 4) = 0x7fffffff\nr2 = r10\nr2 += -4\nr7 = r1\nARR r1\ncall 1\nr1 = r7\nr0 = *(u64 *)(r0 + 0)",
 	},
 	"nullcheck": {
 		"*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nr7 = r1\nHASH r1\ncall 1\nr1 = r7\nr0 = *(u64 *)(r0 + 0)",
@@ -206,7 +210,11 @@ func mutateUnsafe(spec *kernel.Spec, kind string, r *rand.Rand) (*kernel.Spec, s
 	}
 	list := snippets[kind]
 	pick := r.IntN(len(list))
-	code, refs, err := assembleSnippet(list[pick], map[string]string{"HASH": "hash", "ARR": "arr", "RB": "rb"})
+	src := list[pick]
+	if h, ok := s.Maps["hash"]; ok {
+		src = strings.ReplaceAll(src, "{HVS}", strconv.Itoa(int(h.Spec.ValueSize)))
+	}
+	code, refs, err := assembleSnippet(src, map[string]string{"HASH": "hash", "ARR": "arr", "RB": "rb"})
 	if err != nil {
 		return nil, "", err
 	}
@@ -297,4 +305,34 @@ func cloneKernelSpec(s *kernel.Spec) *kernel.Spec {
 		out.Maps[name] = &mc
 	}
 	return out
+}
+
+// TestSnippets checks that every unsafe snippet assembles and that both
+// verifiers' verdict on it is a rejection, at the entry of a trivial
+// program with the campaign's maps.
+func TestSnippets(t *testing.T) {
+	insns, err := asm.Assemble("base", "r0 = 0\nexit")
+	require.NoError(t, err)
+	base := &kernel.Spec{
+		Program: &kernel.Program{Type: kernel.TypeSocketFilter, Instructions: insns, References: map[int]kernel.Reference{}},
+		Maps: map[string]*kernel.Map{
+			"hash": {Spec: ebpfmaps.Spec{Type: ebpfmaps.Hash, KeySize: 4, ValueSize: 24, MaxEntries: 4}},
+			"arr":  {Spec: ebpfmaps.Spec{Type: ebpfmaps.Array, KeySize: 4, ValueSize: 32, MaxEntries: 200}},
+		},
+	}
+	for _, kind := range unsafeKinds {
+		for i, src := range snippets[kind] {
+			s := cloneKernelSpec(base)
+			s.Maps["rb"] = &kernel.Map{Spec: rbSpec}
+			src = strings.ReplaceAll(src, "{HVS}", "24")
+			code, refs, err := assembleSnippet(src, map[string]string{"HASH": "hash", "ARR": "arr", "RB": "rb"})
+			require.NoError(t, err, "%s#%d", kind, i)
+			s.Program.Instructions, s.Program.References = insertAt(s.Program.Instructions, s.Program.References, 0, code)
+			for j, m := range refs {
+				s.Program.References[j] = kernel.Reference{Map: m}
+			}
+			_, err = Verify(fromKernelSpec(s), Options{MaxProcessed: 100000})
+			require.Error(t, err, "%s#%d", kind, i)
+		}
+	}
 }
