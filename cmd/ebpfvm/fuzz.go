@@ -29,13 +29,15 @@ LLVM syntax with both sides' results. Progress goes to standard error every
 acceptance rate, the kernel's rejection reasons, and how often ebpfvm's
 verifier agrees with the kernel's (a disagreement is reported, not fatal).
 
---mix picks the instruction families: ` + strings.Join(progen.MixNames(), ", ") + `, or all (the
-default). --start I --count 1 reproduces program I of a campaign.
+--mix picks the instruction families, comma-separated, among
+  ` + strings.Join(progen.MixNames(), ", ") + `
+or all (the default). --start I --count 1 reproduces program I of a
+campaign.
 
 With --json the summary is one object: {"seed", "mix", "programs",
 "accepted", "rejected", "seconds", "verifier_agrees", "verifier_rejects",
 "verifier_accepts", "rejections": {REASON: COUNT}, "mismatch": null or
-{"index", "program", "differences"}}.
+{"index", "program", "input", "differences"}}.
 
 Exit status: 0 no difference, 1 a difference (printed), 2 bad usage or no
 kernel to compare with.`,
