@@ -201,7 +201,8 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 				v = regs[ins.src&15]
 			}
 			d := regs[ins.dst&15]
-			// cond64, inlined by hand: the compiler does not inline it here.
+			// The condition, by hand: as a function, the compiler does not
+			// inline it here.
 			var taken bool
 			if a < opJSet {
 				switch a {
@@ -783,13 +784,6 @@ func translateW(regions []vm.Region, addr, size uint64) unsafe.Pointer {
 	return unsafe.Add(r.Base, o)
 }
 
-// storeValue is the value a store writes: imm for ST, the source register for STX.
-func storeValue(ins *insn, regs *[16]uint64) uint64 {
-	if ins.op&0x07 == stx {
-		return regs[ins.src&15]
-	}
-	return uint64(ins.imm)
-}
 
 func movsx32(v uint64, off int32) uint64 {
 	switch off {
@@ -900,40 +894,8 @@ func bswap(v uint64, width int64) uint64 {
 	return bits.ReverseBytes64(v)
 }
 
-// cond64 evaluates a 64-bit jump condition. The split keeps each switch
-// under eight cases (a compare tree, not a jump table).
-func cond64(op uint8, a, b uint64) bool {
-	if op >= opJLT {
-		switch op {
-		case opJLT:
-			return a < b
-		case opJLE:
-			return a <= b
-		case opJSLT:
-			return int64(a) < int64(b)
-		default: // opJSLE
-			return int64(a) <= int64(b)
-		}
-	}
-	switch op {
-	case opJEq:
-		return a == b
-	case opJGT:
-		return a > b
-	case opJGE:
-		return a >= b
-	case opJSet:
-		return a&b != 0
-	case opJNE:
-		return a != b
-	case opJSGT:
-		return int64(a) > int64(b)
-	default: // opJSGE
-		return int64(a) >= int64(b)
-	}
-}
-
-// cond32 is cond64 on 32-bit subregisters.
+// cond32 evaluates a jump condition on 32-bit subregisters. The split
+// keeps each switch under eight cases (a compare tree, not a jump table).
 func cond32(op uint8, a, b uint32) bool {
 	if op >= opJLT {
 		switch op {
