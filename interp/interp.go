@@ -784,7 +784,6 @@ func translateW(regions []vm.Region, addr, size uint64) unsafe.Pointer {
 	return unsafe.Add(r.Base, o)
 }
 
-
 func movsx32(v uint64, off int32) uint64 {
 	switch off {
 	case 8:
