@@ -61,6 +61,22 @@ func errnoResult(err error) (uint64, error) {
 	return 0, err
 }
 
+// mapMem decodes a map pointer and the key (or, with value, the value)
+// memory of the map's size that ptr points to; write asks for writable
+// memory (the helper fills it).
+func mapMem(m *vm.Machine, mp, ptr uint64, value, write bool) (*maps.Map, uint32, []byte, error) {
+	mm, region, err := mapOf(m, mp)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	n := mm.KeySize()
+	if value {
+		n = mm.ValueSize()
+	}
+	b, err := m.Slice(ptr, uint64(n), write)
+	return mm, region, b, err
+}
+
 // handleOf returns the handle of an inner map, registering it if a Go
 // caller inserted a map the space did not know.
 func handleOf(m *vm.Machine, inner *maps.Map) (uint64, error) {
@@ -73,11 +89,7 @@ func handleOf(m *vm.Machine, inner *maps.Map) (uint64, error) {
 }
 
 func mapLookupElem(m *vm.Machine, mp, key, _, _, _ uint64) (uint64, error) {
-	mm, region, err := mapOf(m, mp)
-	if err != nil {
-		return 0, err
-	}
-	k, err := m.Slice(key, uint64(mm.KeySize()), false)
+	mm, region, k, err := mapMem(m, mp, key, false, false)
 	if err != nil {
 		return 0, err
 	}
@@ -98,11 +110,7 @@ func mapLookupElem(m *vm.Machine, mp, key, _, _, _ uint64) (uint64, error) {
 
 // mapLookupPercpuElem is bpf_map_lookup_percpu_elem(map, key, cpu).
 func mapLookupPercpuElem(m *vm.Machine, mp, key, cpu, _, _ uint64) (uint64, error) {
-	mm, region, err := mapOf(m, mp)
-	if err != nil {
-		return 0, err
-	}
-	k, err := m.Slice(key, uint64(mm.KeySize()), false)
+	mm, region, k, err := mapMem(m, mp, key, false, false)
 	if err != nil {
 		return 0, err
 	}
@@ -117,11 +125,7 @@ func mapLookupPercpuElem(m *vm.Machine, mp, key, cpu, _, _ uint64) (uint64, erro
 }
 
 func mapUpdateElem(m *vm.Machine, mp, key, value, flags, _ uint64) (uint64, error) {
-	mm, _, err := mapOf(m, mp)
-	if err != nil {
-		return 0, err
-	}
-	k, err := m.Slice(key, uint64(mm.KeySize()), false)
+	mm, _, k, err := mapMem(m, mp, key, false, false)
 	if err != nil {
 		return 0, err
 	}
@@ -133,11 +137,7 @@ func mapUpdateElem(m *vm.Machine, mp, key, value, flags, _ uint64) (uint64, erro
 }
 
 func mapDeleteElem(m *vm.Machine, mp, key, _, _, _ uint64) (uint64, error) {
-	mm, _, err := mapOf(m, mp)
-	if err != nil {
-		return 0, err
-	}
-	k, err := m.Slice(key, uint64(mm.KeySize()), false)
+	mm, _, k, err := mapMem(m, mp, key, false, false)
 	if err != nil {
 		return 0, err
 	}
@@ -145,11 +145,7 @@ func mapDeleteElem(m *vm.Machine, mp, key, _, _, _ uint64) (uint64, error) {
 }
 
 func mapPushElem(m *vm.Machine, mp, value, flags, _, _ uint64) (uint64, error) {
-	mm, _, err := mapOf(m, mp)
-	if err != nil {
-		return 0, err
-	}
-	v, err := m.Slice(value, uint64(mm.ValueSize()), false)
+	mm, _, v, err := mapMem(m, mp, value, true, false)
 	if err != nil {
 		return 0, err
 	}
@@ -157,11 +153,7 @@ func mapPushElem(m *vm.Machine, mp, value, flags, _, _ uint64) (uint64, error) {
 }
 
 func mapPopElem(m *vm.Machine, mp, value, _, _, _ uint64) (uint64, error) {
-	mm, _, err := mapOf(m, mp)
-	if err != nil {
-		return 0, err
-	}
-	v, err := m.Slice(value, uint64(mm.ValueSize()), true)
+	mm, _, v, err := mapMem(m, mp, value, true, true)
 	if err != nil {
 		return 0, err
 	}
@@ -169,11 +161,7 @@ func mapPopElem(m *vm.Machine, mp, value, _, _, _ uint64) (uint64, error) {
 }
 
 func mapPeekElem(m *vm.Machine, mp, value, _, _, _ uint64) (uint64, error) {
-	mm, _, err := mapOf(m, mp)
-	if err != nil {
-		return 0, err
-	}
-	v, err := m.Slice(value, uint64(mm.ValueSize()), true)
+	mm, _, v, err := mapMem(m, mp, value, true, true)
 	if err != nil {
 		return 0, err
 	}

@@ -1,7 +1,6 @@
 package progtype
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/ebpfvm/ebpfvm/vm"
@@ -169,32 +168,13 @@ func (c *contextMem) LoadContext(m *vm.Machine, off uint32, size int) (uint64, e
 	case FieldNull:
 		return 0, nil
 	}
-	b := c.mem[off : int(off)+size]
-	switch size {
-	case 1:
-		return uint64(b[0]), nil
-	case 2:
-		return uint64(binary.LittleEndian.Uint16(b)), nil
-	case 4:
-		return uint64(binary.LittleEndian.Uint32(b)), nil
-	}
-	return binary.LittleEndian.Uint64(b), nil
+	return getUint(c.mem[off : int(off)+size]), nil
 }
 
 func (c *contextMem) StoreContext(m *vm.Machine, off uint32, size int, v uint64) error {
 	if _, err := c.layout.Check(int(off), size, true); err != nil {
 		return &vm.Fault{Kind: vm.FaultContext, PC: m.PC, Addr: vm.Addr(vm.RegionContext, off), Size: size, Detail: err.Error(), Err: err}
 	}
-	b := c.mem[off : int(off)+size]
-	switch size {
-	case 1:
-		b[0] = byte(v)
-	case 2:
-		binary.LittleEndian.PutUint16(b, uint16(v))
-	case 4:
-		binary.LittleEndian.PutUint32(b, uint32(v))
-	default:
-		binary.LittleEndian.PutUint64(b, v)
-	}
+	putUint(c.mem[off:int(off)+size], v)
 	return nil
 }

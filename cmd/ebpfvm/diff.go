@@ -13,7 +13,6 @@ import (
 	"github.com/ebpfvm/ebpfvm"
 	"github.com/ebpfvm/ebpfvm/internal/difftest"
 	"github.com/ebpfvm/ebpfvm/kernel"
-	"github.com/ebpfvm/ebpfvm/progtype"
 )
 
 func init() {
@@ -91,17 +90,8 @@ func runDiff(e *env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("want one FILE, got %d arguments", len(pos))
 	}
-	inputs := 0
-	for _, s := range []string{f.memHex, f.mem, f.packet} {
-		if s != "" {
-			inputs++
-		}
-	}
-	if inputs > 1 {
-		return usagef("give at most one of --mem-hex, --mem and --packet")
-	}
-	if f.pcap != "" {
-		return usagef("diff runs one input; --pcap is run's")
+	if err := f.checkInputs(false); err != nil {
+		return err
 	}
 	engines := difftest.Engines
 	if flagSet(fs, "engine") {
@@ -111,29 +101,15 @@ func runDiff(e *env, args []string) error {
 		}
 		engines = []ebpfvm.Engine{eng}
 	}
-	var typ progtype.Type
-	if f.typ != "" {
-		var ok bool
-		if typ, ok = progtype.ByName(f.typ); !ok {
-			return usagef("unknown program type %q (%s)", f.typ, strings.Join(progtype.Names(), ", "))
-		}
+	typ, err := f.progType()
+	if err != nil {
+		return err
 	}
 	spec, name, data, err := loadSpec(pos[0], e.stdin, typ, f.program, f.section)
 	if err != nil {
 		return err
 	}
-	switch {
-	case f.memHex != "":
-		data, err = hex.DecodeString(strings.Join(strings.Fields(f.memHex), ""))
-		if err != nil {
-			return usagef("--mem-hex: %v", err)
-		}
-	case f.mem != "":
-		data, err = os.ReadFile(f.mem)
-	case f.packet != "":
-		data, err = os.ReadFile(f.packet)
-	}
-	if err != nil {
+	if data, err = f.input(data); err != nil {
 		return err
 	}
 	if f.setup != "" {

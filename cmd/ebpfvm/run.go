@@ -77,6 +77,54 @@ func (f *runFlags) register(fs interface {
 	fs.BoolVar(&f.noVerify, "no-verify", false, "load without the verifier (every access is still checked at run time)")
 }
 
+// checkInputs refuses more than one of the input flags; --pcap only counts
+// (and is only allowed) when pcap is true.
+func (f *runFlags) checkInputs(pcap bool) error {
+	if !pcap && f.pcap != "" {
+		return usagef("--pcap runs a program once per packet, which this command does not")
+	}
+	inputs := 0
+	for _, s := range []string{f.memHex, f.mem, f.packet, f.pcap} {
+		if s != "" {
+			inputs++
+		}
+	}
+	if inputs > 1 {
+		return usagef("give at most one of --mem-hex, --mem, --packet and --pcap")
+	}
+	return nil
+}
+
+// input returns the memory or packet --mem-hex, --mem or --packet gives,
+// else def (the memory of a .data file).
+func (f *runFlags) input(def []byte) ([]byte, error) {
+	switch {
+	case f.memHex != "":
+		b, err := hex.DecodeString(strings.Join(strings.Fields(f.memHex), ""))
+		if err != nil {
+			return nil, usagef("--mem-hex: %v", err)
+		}
+		return b, nil
+	case f.mem != "":
+		return os.ReadFile(f.mem)
+	case f.packet != "":
+		return os.ReadFile(f.packet)
+	}
+	return def, nil
+}
+
+// progType returns the program type --type names, or nil.
+func (f *runFlags) progType() (progtype.Type, error) {
+	if f.typ == "" {
+		return nil, nil
+	}
+	typ, ok := progtype.ByName(f.typ)
+	if !ok {
+		return nil, usagef("unknown program type %q (%s)", f.typ, strings.Join(progtype.Names(), ", "))
+	}
+	return typ, nil
+}
+
 // loaded is a program ready to run, with its collection.
 type loaded struct {
 	coll *ebpfvm.Collection
@@ -91,12 +139,9 @@ func loadForRun(f *runFlags, path string, stdin io.Reader) (*loaded, error) {
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
-	var typ progtype.Type
-	if f.typ != "" {
-		var ok bool
-		if typ, ok = progtype.ByName(f.typ); !ok {
-			return nil, usagef("unknown program type %q (%s)", f.typ, strings.Join(progtype.Names(), ", "))
-		}
+	typ, err := f.progType()
+	if err != nil {
+		return nil, err
 	}
 	spec, name, mem, err := loadSpec(path, stdin, typ, f.program, f.section)
 	if err != nil {
@@ -268,14 +313,8 @@ func runRun(e *env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("want one FILE, got %d arguments", len(pos))
 	}
-	inputs := 0
-	for _, s := range []string{f.memHex, f.mem, f.packet, f.pcap} {
-		if s != "" {
-			inputs++
-		}
-	}
-	if inputs > 1 {
-		return usagef("give at most one of --mem-hex, --mem, --packet and --pcap")
+	if err := f.checkInputs(true); err != nil {
+		return err
 	}
 	l, err := loadForRun(&f, pos[0], e.stdin)
 	if err != nil {
@@ -283,21 +322,11 @@ func runRun(e *env, args []string) error {
 	}
 	defer l.coll.Close()
 
-	opts := &ebpfvm.RunOptions{Budget: f.budget, AnyCPU: true, Data: l.mem}
-	switch {
-	case f.memHex != "":
-		opts.Data, err = hex.DecodeString(strings.Join(strings.Fields(f.memHex), ""))
-		if err != nil {
-			return usagef("--mem-hex: %v", err)
-		}
-	case f.mem != "":
-		opts.Data, err = os.ReadFile(f.mem)
-	case f.packet != "":
-		opts.Data, err = os.ReadFile(f.packet)
-	case f.pcap != "":
+	opts := &ebpfvm.RunOptions{Budget: f.budget, AnyCPU: true}
+	if f.pcap != "" {
 		return runPcap(e, l, opts, f.pcap, *jsonOut)
 	}
-	if err != nil {
+	if opts.Data, err = f.input(l.mem); err != nil {
 		return err
 	}
 	res, runErr := l.prog.Execute(opts)
