@@ -354,3 +354,38 @@ func TestRegistry(t *testing.T) {
 	require.Len(t, only, IDKtimeGetNS+1)
 	require.Nil(t, only[IDMapLookupElem])
 }
+
+func TestMorePacketHelpers(t *testing.T) {
+	pkt := make([]byte, 40)
+	for i := range pkt {
+		pkt[i] = byte(i)
+	}
+	tests := []struct {
+		name    string
+		typ     progtype.Type
+		src     string
+		want    uint64
+		wantPkt []byte
+	}{
+		{"skb_load_bytes_relative from the network header", progtype.SocketFilter,
+			"r2 = 2\nr3 = r10\nr3 += -4\nr4 = 4\nr5 = 1\ncall 68\nif r0 != 0 goto +1\nr0 = *(u32 *)(r10 - 4)\nexit", 0x13121110, pkt},
+		{"skb_load_bytes_relative bad header", progtype.SocketFilter,
+			"r2 = 2\nr3 = r10\nr3 += -4\nr4 = 4\nr5 = 7\ncall 68\nexit", neg(unix.EINVAL), pkt},
+		{"xdp_load_bytes", progtype.XDP,
+			"r2 = 36\nr3 = r10\nr3 += -4\nr4 = 4\ncall 189\nif r0 != 0 goto +1\nr0 = *(u32 *)(r10 - 4)\nexit", 0x27262524, pkt},
+		{"xdp_load_bytes past the end", progtype.XDP,
+			"r2 = 37\nr3 = r10\nr3 += -4\nr4 = 4\ncall 189\nexit", neg(unix.EINVAL), pkt},
+		{"xdp_store_bytes", progtype.XDP,
+			"*(u32 *)(r10 - 4) = 0\nr2 = 0\nr3 = r10\nr3 += -4\nr4 = 4\ncall 190\nexit", 0, append(make([]byte, 4), pkt[4:]...)},
+		{"redirect", progtype.XDP, "r1 = 3\nr2 = 0\ncall 23\nexit", 4, pkt},
+		{"redirect with flags aborts", progtype.XDP, "r1 = 3\nr2 = 1\ncall 23\nexit", 0, pkt},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r0, out, err := runProgram(t, tt.typ, tt.src, pkt, nil)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, r0)
+			require.Equal(t, tt.wantPkt, out)
+		})
+	}
+}

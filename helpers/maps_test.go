@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -346,4 +347,46 @@ func must(err error) {
 	if err != nil {
 		panic(err)
 	}
+}
+
+func TestRingbufDiscard(t *testing.T) {
+	e := newMapEnv(t, maps.Spec{Name: "rb", Type: maps.RingBuf, MaxEntries: 4096})
+	rd, err := maps.NewRingbufReader(e.maps[0])
+	require.NoError(t, err)
+	defer rd.Close()
+	// Reserve two records, discard the first and submit the second: the
+	// reader sees only the second.
+	p := e.program(t, `
+		ld_pseudo r1, 1, 0
+		r2 = 8
+		r3 = 0
+		call 131
+		if r0 == 0 goto fail
+		r6 = r0
+		ld_pseudo r1, 1, 0
+		r2 = 8
+		r3 = 0
+		call 131
+		if r0 == 0 goto fail
+		*(u64 *)(r0 + 0) = 2
+		r7 = r0
+		*(u64 *)(r6 + 0) = 1
+		r1 = r6
+		r2 = 0
+		call 133
+		r1 = r7
+		r2 = 0
+		call 132
+		r0 = 0
+		exit
+	fail:
+		r0 = 1
+		exit`)
+	r0, err := e.run(t, p, nil)
+	require.NoError(t, err)
+	require.Zero(t, r0)
+	rd.SetDeadline(time.Now().Add(time.Second))
+	rec, err := rd.Read()
+	require.NoError(t, err)
+	require.Equal(t, u64b(2), rec.RawSample)
 }
