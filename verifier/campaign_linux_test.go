@@ -5,10 +5,12 @@ package verifier
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -37,7 +39,9 @@ import (
 //
 // VERIFIER_CAMPAIGN=N sets the number of valid privileged programs (the
 // other categories scale with it; default 100, 1500 for the report);
-// VERIFIER_CAMPAIGN_SEED the generator seed.
+// VERIFIER_CAMPAIGN_SEED the generator seed, VERIFIER_CAMPAIGN_ONLY a
+// single "mode category" (e.g. "priv random"); VERIFIER_CAMPAIGN_DUMP a
+// directory where disagreeing programs are saved (TestCampaignReplay).
 
 type campaignCase struct {
 	mode, cat string
@@ -64,8 +68,12 @@ func TestAgreementCampaign(t *testing.T) {
 	rows := map[string]*campaignRow{}
 	var order []string
 	unknown := 0
+	only := os.Getenv("VERIFIER_CAMPAIGN_ONLY")
 	for i, c := range cases {
 		key := c.mode + " " + c.cat
+		if only != "" && only != key {
+			continue
+		}
 		row := rows[key]
 		if row == nil {
 			row = &campaignRow{mode: c.mode, cat: c.cat}
@@ -110,6 +118,8 @@ func TestAgreementCampaign(t *testing.T) {
 			row.agree++
 			if ve != nil && kernelSaid(kv.Log, ve.Msg) {
 				row.sameMessage++
+			} else if ve != nil && os.Getenv("VERIFIER_CAMPAIGN_MSGS") != "" {
+				t.Logf("message %s: ours %q, kernel %q", c.desc, ve.Msg, tail(kv.Log, 1))
 			}
 			continue
 		}
@@ -120,6 +130,9 @@ func TestAgreementCampaign(t *testing.T) {
 		}
 		line := fmt.Sprintf("%s %s (%s): kernel ok=%v %q, ours %q", h, c.desc, p.Type.Name(), kv.OK, tail(kv.Log, 1), msg)
 		row.disagreements = append(row.disagreements, line)
+		if dir := os.Getenv("VERIFIER_CAMPAIGN_DUMP"); dir != "" {
+			dumpCase(t, dir, h, c)
+		}
 		if reason, ok := knownDisagreements[h]; ok {
 			row.explained++
 			t.Logf("known disagreement %s: %s", line, reason)
@@ -228,13 +241,13 @@ func campaignCases(n int, seed uint64) []campaignCase {
 func campaignReport(rows map[string]*campaignRow, order []string, n int, seed uint64) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "agreement campaign: seed %d, %d valid privileged programs\n\n", seed, n)
-	b.WriteString("| mode | category | programs | agree | rate | kernel rejects | ours rejects | same message | kernel time | our time |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| mode | category | programs | agree | rate | kernel rejects | ours rejects | same message | not compared | kernel time | our time |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	totals := map[string]*campaignRow{}
 	for _, k := range order {
 		r := rows[k]
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %s | %d | %d | %d | %s | %s |\n", r.mode, r.cat, r.total, r.agree,
-			rate(r.agree, r.total), r.kernelRejects, r.ourRejects, r.sameMessage, r.kernelTime.Round(time.Millisecond), r.ourTime.Round(time.Millisecond))
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %s | %d | %d | %d | %d | %s | %s |\n", r.mode, r.cat, r.total, r.agree,
+			rate(r.agree, r.total), r.kernelRejects, r.ourRejects, r.sameMessage, r.kernelUnavail, r.kernelTime.Round(time.Millisecond), r.ourTime.Round(time.Millisecond))
 		t := totals[r.mode]
 		if t == nil {
 			t = &campaignRow{mode: r.mode}
@@ -245,6 +258,7 @@ func campaignReport(rows map[string]*campaignRow, order []string, n int, seed ui
 		t.kernelRejects += r.kernelRejects
 		t.ourRejects += r.ourRejects
 		t.sameMessage += r.sameMessage
+		t.kernelUnavail += r.kernelUnavail
 		t.kernelTime += r.kernelTime
 		t.ourTime += r.ourTime
 	}
@@ -255,9 +269,10 @@ func campaignReport(rows map[string]*campaignRow, order []string, n int, seed ui
 	sort.Strings(modes)
 	for _, m := range modes {
 		r := totals[m]
-		fmt.Fprintf(&b, "| %s | **all** | %d | %d | %s | %d | %d | %d | %s | %s |\n", m, r.total, r.agree,
-			rate(r.agree, r.total), r.kernelRejects, r.ourRejects, r.sameMessage, r.kernelTime.Round(time.Millisecond), r.ourTime.Round(time.Millisecond))
+		fmt.Fprintf(&b, "| %s | **all** | %d | %d | %s | %d | %d | %d | %d | %s | %s |\n", m, r.total, r.agree,
+			rate(r.agree, r.total), r.kernelRejects, r.ourRejects, r.sameMessage, r.kernelUnavail, r.kernelTime.Round(time.Millisecond), r.ourTime.Round(time.Millisecond))
 	}
+	b.WriteString("\n\"not compared\": the kernel could not judge the program (an internal verifier error, EFAULT).\n")
 	b.WriteString("\ndisagreements:\n")
 	for _, k := range order {
 		for _, d := range rows[k].disagreements {
@@ -286,4 +301,50 @@ func unprivMaps(s *kernel.Spec) bool {
 		}
 	}
 	return true
+}
+
+// dumpCase saves a disagreeing program, so that it can be studied after the
+// generator has changed (TestCampaignReplay).
+func dumpCase(t *testing.T, dir, h string, c campaignCase) {
+	b, err := json.MarshalIndent(c.spec, "", " ")
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, h+"."+c.mode+".json"), b, 0o644)
+	}
+	if err != nil {
+		t.Log(err)
+	}
+}
+
+// TestCampaignReplay verifies a program dumpCase saved
+// (VERIFIER_REPLAY=file) with both verifiers at log level 2, and writes the
+// logs next to it.
+func TestCampaignReplay(t *testing.T) {
+	file := os.Getenv("VERIFIER_REPLAY")
+	if file == "" {
+		t.Skip("set VERIFIER_REPLAY to a dumped program")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec kernel.Spec
+	if err := json.Unmarshal(b, &spec); err != nil {
+		t.Fatal(err)
+	}
+	unpriv := strings.HasSuffix(file, ".unpriv.json")
+	p := fromKernelSpec(&spec)
+	kv := kernelVerify(t, p, unpriv, 2)
+	os.WriteFile(file+".kernel.log", []byte(kv.Log), 0o644)
+	res, err := Verify(p, Options{LogLevel: 2, Unprivileged: unpriv})
+	var ours string
+	if err != nil {
+		var ve *Error
+		if errors.As(err, &ve) {
+			ours = ve.Log
+		}
+	} else {
+		ours = res.Log
+	}
+	os.WriteFile(file+".ours.log", []byte(ours), 0o644)
+	t.Logf("kernel ok=%v %s; ours %v", kv.OK, tail(kv.Log, 1), err)
 }

@@ -189,6 +189,10 @@ func runKernelJob(j *kernelJob) kernelVerdict {
 		addFuncInfo(decoded, insns)
 	}
 	spec := &ebpf.ProgramSpec{Type: pt, Instructions: insns, License: "GPL"}
+	if pt == ebpf.Syscall {
+		// The kernel loads syscall programs only as sleepable.
+		spec.Flags = unix.BPF_F_SLEEPABLE
+	}
 	opts := ebpf.ProgramOptions{LogLevel: ebpf.LogLevel(j.Level), LogSizeStart: 1 << 16}
 	if j.Level == 0 {
 		opts.LogLevel = ebpf.LogLevelBranch

@@ -1,0 +1,114 @@
+package verifier_test
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ebpfvm/ebpfvm"
+	"github.com/ebpfvm/ebpfvm/internal/difftest"
+	"github.com/ebpfvm/ebpfvm/internal/progen"
+	"github.com/ebpfvm/ebpfvm/isa"
+	"github.com/ebpfvm/ebpfvm/verifier"
+	"github.com/ebpfvm/ebpfvm/vm"
+)
+
+// unsafeFaults are the faults a program the verifier accepted must never
+// raise: they are what the verifier exists to rule out.
+var unsafeFaults = map[vm.FaultKind]bool{
+	vm.FaultOutOfBounds: true, vm.FaultNull: true, vm.FaultNotWritable: true, vm.FaultMisaligned: true,
+	vm.FaultBadJump: true, vm.FaultInvalidInsn: true, vm.FaultContext: true, vm.FaultBadCall: true,
+	vm.FaultCallDepth: true,
+}
+
+func envNum(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+// TestSoundnessCampaign is the differential soundness campaign: programs
+// from internal/progen, as generated (valid), with random mutations of one
+// to three instructions, and with an unsafe snippet at their entry, are
+// loaded through the facade, which verifies them; every program the
+// verifier accepts runs in the interpreter on random inputs (the
+// generator's own first), and no run may raise a fault the verifier rules
+// out. VERIFIER_SOUNDNESS sets the number of programs (default 200),
+// VERIFIER_SOUNDNESS_SEED the seed.
+func TestSoundnessCampaign(t *testing.T) {
+	n := envNum("VERIFIER_SOUNDNESS", 200)
+	seed := uint64(envNum("VERIFIER_SOUNDNESS_SEED", 1))
+	const inputs = 4
+	r := rand.New(rand.NewPCG(seed, 3))
+	start := time.Now()
+	var accepted, rejected, runs, faults, budget int
+	for i := range n {
+		g := progen.Generate(seed, i, progen.Config{})
+		spec, desc := g.Spec, fmt.Sprintf("progen(%d,%d)", seed, i)
+		switch i % 4 {
+		case 1, 2:
+			for range 1 + r.IntN(3) {
+				var d string
+				spec, d = verifier.MutateRandomForTest(spec, r)
+				desc += "+" + d
+			}
+		case 3:
+			kinds := verifier.UnsafeKindsForTest
+			var d string
+			var err error
+			// Not the 1M-instruction loops: they only cost time.
+			spec, d, err = verifier.MutateUnsafeForTest(spec, kinds[r.IntN(len(kinds)-1)], r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			desc += "+" + d
+		}
+		cs, name, err := difftest.CollectionSpec(spec)
+		if err != nil {
+			t.Fatalf("%s: %v", desc, err)
+		}
+		coll, err := ebpfvm.NewCollection(cs, &ebpfvm.CollectionOptions{NumCPU: 1})
+		if err != nil {
+			var se *ebpfvm.SpecError
+			if !errors.As(err, &se) {
+				t.Fatalf("%s: %v", desc, err)
+			}
+			rejected++
+			continue
+		}
+		accepted++
+		prog := coll.Programs[name]
+		for k := range inputs {
+			data := g.Input.Data
+			if k > 0 {
+				data = make([]byte, r.IntN(160))
+				for j := range data {
+					data[j] = byte(r.Uint32())
+				}
+			}
+			_, err := prog.Execute(&ebpfvm.RunOptions{Data: data, Budget: 2_000_000, AnyCPU: true})
+			runs++
+			var fault *vm.Fault
+			if errors.As(err, &fault) {
+				if unsafeFaults[fault.Kind] {
+					faults++
+					t.Errorf("%s accepted but faulted: %v\n%s", desc, err, isa.Listing(spec.Program.Instructions))
+				} else {
+					budget++
+				}
+			}
+		}
+		coll.Close()
+	}
+	report := fmt.Sprintf("soundness campaign: seed %d, %d programs, %d accepted, %d rejected, %d runs, %d unsafe faults, %d other stops, %s\n",
+		seed, n, accepted, rejected, runs, faults, budget, time.Since(start).Round(time.Second))
+	fmt.Print(report)
+	if out := os.Getenv("VERIFIER_SOUNDNESS_OUT"); out != "" {
+		os.WriteFile(out, []byte(report), 0o644)
+	}
+}
