@@ -104,6 +104,10 @@ func TestSoundnessCampaign(t *testing.T) {
 			}
 		}
 		coll.Close()
+		if (i+1)%50000 == 0 {
+			fmt.Printf("soundness progress: %d programs, %d accepted, %d runs, %d unsafe faults, %s\n",
+				i+1, accepted, runs, faults, time.Since(start).Round(time.Second))
+		}
 	}
 	report := fmt.Sprintf("soundness campaign: seed %d, %d programs, %d accepted, %d rejected, %d runs, %d unsafe faults, %d other stops, %s\n",
 		seed, n, accepted, rejected, runs, faults, budget, time.Since(start).Round(time.Second))
