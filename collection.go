@@ -204,6 +204,11 @@ func (c *Collection) fill(name string, ms *MapSpec) error {
 			return fmt.Errorf("entry %d: %w", i, err)
 		}
 	}
+	// Read-only data (.rodata) is frozen once written, as libbpf does: Go
+	// can no longer change what the program was loaded with.
+	if ms.ReadOnly {
+		return m.Freeze()
+	}
 	return nil
 }
 
