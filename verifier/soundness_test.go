@@ -1,6 +1,7 @@
 package verifier_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -13,6 +14,7 @@ import (
 	"github.com/ebpfvm/ebpfvm/internal/difftest"
 	"github.com/ebpfvm/ebpfvm/internal/progen"
 	"github.com/ebpfvm/ebpfvm/isa"
+	"github.com/ebpfvm/ebpfvm/kernel"
 	"github.com/ebpfvm/ebpfvm/verifier"
 	"github.com/ebpfvm/ebpfvm/vm"
 )
@@ -48,6 +50,10 @@ func TestSoundnessCampaign(t *testing.T) {
 	start := time.Now()
 	var accepted, rejected, runs, faults, budget int
 	for i := range n {
+		if i > 0 && i%10000 == 0 {
+			fmt.Printf("soundness progress: %d programs, %d accepted, %d runs, %d unsafe faults, %s\n",
+				i, accepted, runs, faults, time.Since(start).Round(time.Second))
+		}
 		g := progen.Generate(seed, i, progen.Config{})
 		spec, desc := g.Spec, fmt.Sprintf("progen(%d,%d)", seed, i)
 		switch i % 4 {
@@ -72,7 +78,27 @@ func TestSoundnessCampaign(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", desc, err)
 		}
+		// A load that takes long is reported, and saved while it runs
+		// (VERIFIER_SOUNDNESS_DUMP), so that even a hang leaves its
+		// program behind.
+		loadStart := time.Now()
+		watch := make(chan struct{})
+		go func(spec *kernel.Spec, desc string) {
+			select {
+			case <-watch:
+			case <-time.After(30 * time.Second):
+				fmt.Printf("soundness: %s still loading after 30s\n", desc)
+				if dir := os.Getenv("VERIFIER_SOUNDNESS_DUMP"); dir != "" {
+					b, _ := json.Marshal(spec)
+					os.WriteFile(fmt.Sprintf("%s/slow-%d-%d.json", dir, seed, i), b, 0o644)
+				}
+			}
+		}(spec, desc)
 		coll, err := ebpfvm.NewCollection(cs, &ebpfvm.CollectionOptions{NumCPU: 1})
+		close(watch)
+		if d := time.Since(loadStart); d > 5*time.Second {
+			t.Logf("%s: loading took %s (%v)", desc, d.Round(time.Millisecond), err)
+		}
 		if err != nil {
 			var se *ebpfvm.SpecError
 			if !errors.As(err, &se) {
@@ -104,10 +130,6 @@ func TestSoundnessCampaign(t *testing.T) {
 			}
 		}
 		coll.Close()
-		if (i+1)%50000 == 0 {
-			fmt.Printf("soundness progress: %d programs, %d accepted, %d runs, %d unsafe faults, %s\n",
-				i+1, accepted, runs, faults, time.Since(start).Round(time.Second))
-		}
 	}
 	report := fmt.Sprintf("soundness campaign: seed %d, %d programs, %d accepted, %d rejected, %d runs, %d unsafe faults, %d other stops, %s\n",
 		seed, n, accepted, rejected, runs, faults, budget, time.Since(start).Round(time.Second))
