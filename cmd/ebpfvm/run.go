@@ -169,6 +169,11 @@ func loadSpec(path string, stdin io.Reader, typ progtype.Type, program, section 
 	if err != nil {
 		return nil, "", nil, err
 	}
+	return specFromProgram(p, typ)
+}
+
+// specFromProgram is loadSpec for a program already read.
+func specFromProgram(p *program, typ progtype.Type) (*ebpfvm.CollectionSpec, string, []byte, error) {
 	if p.object == nil {
 		if typ == nil {
 			typ = progtype.Raw

@@ -30,7 +30,12 @@ CAP_BPF (no pointer leaks, initialised stack only, no loops or calls).
 run: sched_cls, sched_act, cgroup_skb, kprobe, kprobe_arm64, tracepoint,
 raw_tracepoint, perf_event. ELF objects name their type by section.
 
-With --json it prints {"accepted": <bool>, "error": "<text>", "insn": <slot or -1>}.
+Without --program or --section, every program of an ELF object is
+verified, and the command fails if any is rejected.
+
+With --json it prints {"accepted": <bool>, "error": "<text>", "insn": <slot or -1>},
+one object per program; when an object holds several programs each object
+also names its "program".
 
 Exit status: 0 accepted, 1 rejected, 2 bad input or usage.
 
@@ -44,7 +49,9 @@ type verifyResult struct {
 	Accepted bool   `json:"accepted"`
 	Error    string `json:"error"`
 	Insn     int    `json:"insn"`
-	Log      string `json:"log,omitempty"`
+	// Program names the program when the command verifies several.
+	Program string `json:"program,omitempty"`
+	Log     string `json:"log,omitempty"`
 }
 
 func runVerify(e *env, args []string) error {
@@ -78,43 +85,73 @@ func runVerify(e *env, args []string) error {
 			return usagef("unknown program type %q (%s)", *typName, strings.Join(names, ", "))
 		}
 	}
-	spec, name, _, err := loadSpec(pos[0], e.stdin, typ, *program, *section)
+	p, err := loadProgramSelect(pos[0], e.stdin, *program, *section)
 	if err != nil {
 		return err
 	}
-	if kernelType != "" {
-		spec.Programs[name].Type = nil
-		spec.Programs[name].KernelType = kernelType
+	var spec *ebpfvm.CollectionSpec
+	var names []string
+	if p.object != nil && *program == "" && *section == "" {
+		// An object without a selection: verify every program it holds,
+		// kernel types ebpfvm cannot run included.
+		if spec, err = ebpfvm.CollectionSpecFromObject(p.object); err != nil {
+			return err
+		}
+		names = spec.ProgramNames()
+	} else {
+		var name string
+		if spec, name, _, err = specFromProgram(p, typ); err != nil {
+			return err
+		}
+		names = []string{name}
 	}
 	opts := verifier.Options{LogLevel: *level, Stats: *stats, Unprivileged: *unpriv}
 	if *stats && opts.LogLevel == 0 {
 		opts.LogLevel = 1
 	}
-	res, err := ebpfvm.Verify(spec, name, nil, opts)
-	var ve *verifier.Error
-	if err != nil && !errors.As(err, &ve) {
-		return err
-	}
-	out := verifyResult{Accepted: err == nil, Insn: -1}
-	log := ""
-	if ve != nil {
-		out.Error, out.Insn, log = ve.Msg, ve.Insn, ve.Log
-	} else {
-		log = res.Log
-	}
-	if *jsonOut {
-		out.Log = log
-		if err := json.NewEncoder(e.stdout).Encode(out); err != nil {
+	var rejected error
+	for _, name := range names {
+		ps := spec.Programs[name]
+		if kernelType != "" {
+			ps.Type = nil
+			ps.KernelType = kernelType
+		} else if typ != nil {
+			ps.Type = typ
+		}
+		res, err := ebpfvm.Verify(spec, name, nil, opts)
+		var ve *verifier.Error
+		if err != nil && !errors.As(err, &ve) {
 			return err
 		}
-	} else {
+		out := verifyResult{Accepted: err == nil, Insn: -1}
+		if len(names) > 1 {
+			out.Program = name
+		}
+		log := ""
+		if ve != nil {
+			out.Error, out.Insn, log = ve.Msg, ve.Insn, ve.Log
+			if rejected == nil {
+				rejected = fmt.Errorf("%s: %w", name, ve)
+			}
+		} else {
+			log = res.Log
+		}
+		if *jsonOut {
+			out.Log = log
+			if err := json.NewEncoder(e.stdout).Encode(out); err != nil {
+				return err
+			}
+			continue
+		}
 		fmt.Fprint(e.stdout, log)
 		if ve == nil {
 			fmt.Fprintf(e.stdout, "%s: accepted (%d instructions processed)\n", name, res.Stats.Processed)
+		} else if len(names) > 1 {
+			fmt.Fprintf(e.stdout, "%s: rejected: insn %d: %s\n", name, ve.Insn, ve.Msg)
 		}
 	}
-	if ve != nil {
-		return &exitError{code: exitFailure, err: ve}
+	if rejected != nil {
+		return &exitError{code: exitFailure, err: rejected}
 	}
 	return nil
 }

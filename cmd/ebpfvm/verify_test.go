@@ -3,11 +3,10 @@ package main
 import (
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/ebpfvm/ebpfvm/internal/shared"
 )
 
 func TestVerifyVerdicts(t *testing.T) {
@@ -76,12 +75,39 @@ func TestVerifyKernelTypes(t *testing.T) {
 }
 
 func TestVerifyTestdataObjects(t *testing.T) {
-	dir := shared.Dir(t, "testdata")
-	files, err := filepath.Glob(filepath.Join(dir, "*.o"))
+	// The repository's own compiled test programs, not ../shared.
+	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "*.o"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
 	for _, f := range files {
 		r := runCLI(t, "", "verify", f)
 		require.Equal(t, 0, r.code, "%s: %s", f, r.stderr)
 	}
+}
+
+func TestVerifyEveryProgramOfAnObject(t *testing.T) {
+	maps := filepath.Join("..", "..", "testdata", "maps.o")
+	r := runCLI(t, "", "verify", "--json", maps)
+	require.Equal(t, 0, r.code, r.stderr)
+	var got []string
+	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	for dec.More() {
+		var out verifyResult
+		require.NoError(t, dec.Decode(&out))
+		require.True(t, out.Accepted)
+		got = append(got, out.Program)
+	}
+	require.Equal(t, []string{"array_ops", "hash_ops", "percpu_ops", "lru_ops", "queue_stack"}, got)
+
+	// Unprivileged, both loop programs are rejected: each gets its line
+	// and the command fails.
+	r = runCLI(t, "", "verify", "--unprivileged", filepath.Join("..", "..", "testdata", "loops.o"))
+	require.Equal(t, 1, r.code)
+	require.Equal(t, "loop_for: rejected: insn 19: back-edge from insn 19 to 10\n"+
+		"loop_bpf_loop: rejected: insn 7: loading/calling other bpf or kernel functions are allowed for CAP_BPF and CAP_SYS_ADMIN\n", r.stdout)
+
+	// A selected program is verified alone, without a program field.
+	r = runCLI(t, "", "verify", "--json", "--program", "hash_ops", maps)
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, "{\"accepted\":true,\"error\":\"\",\"insn\":-1}\n", r.stdout)
 }
