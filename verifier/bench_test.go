@@ -84,3 +84,15 @@ exit`,
 		require.Less(t, heap, uint64(256))
 	}
 }
+
+// BenchmarkTrivialProgram measures the fixed cost of a verification, which
+// dominates for the small programs most users load.
+func BenchmarkTrivialProgram(b *testing.B) {
+	p := testProgram(b, progtype.SocketFilter, "r0 = 0\nexit")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Verify(p, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

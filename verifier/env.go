@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/ebpfvm/ebpfvm/helpers"
 	"github.com/ebpfvm/ebpfvm/isa"
@@ -65,6 +66,7 @@ type env struct {
 	insnIdx   int
 	prevInsn  int
 	stack     []pathElem
+	spare     []*vstate // states of finished paths, reused by pushStack
 	explored  [][]*checkpoint
 	sccVisits map[sccKey]*sccVisit
 	processed int
@@ -133,7 +135,7 @@ func newEnv(prog *Program, opts *Options) (*env, error) {
 	e.typ = newTypeInfo(prog.Type)
 	e.reg = prog.Helpers
 	if e.reg == nil {
-		e.reg = helpers.Standard()
+		e.reg = standardHelpers()
 	}
 	e.aux = make([]insnAux, len(e.insns))
 	e.explored = make([][]*checkpoint, len(e.insns))
@@ -220,3 +222,8 @@ func (e *env) run() error {
 	}
 	return e.checkMaxStackDepth()
 }
+
+// standardHelpers is the registry a program without its own is checked
+// against. The verifier only reads it, so one is built for all: building
+// it took most of the time of verifying a small program.
+var standardHelpers = sync.OnceValue(helpers.Standard)

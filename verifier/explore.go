@@ -98,7 +98,13 @@ func (e *env) slotOf(i int) int {
 // pushStack queues a copy of the current state to be explored from
 // instruction insn later.
 func (e *env) pushStack(insn, prev int) (*vstate, error) {
-	st := e.cur.clone()
+	var st *vstate
+	if n := len(e.spare); n > 0 {
+		st, e.spare = e.spare[n-1], e.spare[:n-1]
+	} else {
+		st = &vstate{}
+	}
+	st.copyFrom(e.cur)
 	e.stack = append(e.stack, pathElem{st: st, insn: insn, prevInsn: prev, logPos: len(e.log.buf)})
 	if len(e.stack) > maxJumpSeq {
 		return nil, e.errorf("The sequence of %d jumps is too complex.", len(e.stack))
@@ -116,6 +122,9 @@ func (e *env) popStack() bool {
 	el := e.stack[len(e.stack)-1]
 	e.stack[len(e.stack)-1] = pathElem{}
 	e.stack = e.stack[:len(e.stack)-1]
+	// The finished path's state is referenced by nothing else (checkpoints
+	// hold copies): its memory serves the next push.
+	e.spare = append(e.spare, e.cur)
 	e.cur = el.st
 	e.insnIdx = el.insn
 	e.prevInsn = el.prevInsn
