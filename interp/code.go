@@ -12,12 +12,138 @@ import (
 // bytes, with lddw values resolved and the second slot of a lddw turned into
 // an instruction that faults if control ever reaches it.
 type insn struct {
-	op  uint8
-	dst uint8
-	src uint8
-	_   uint8
-	off int32 // memory offset, or branch offset (possibly rewritten, see compile)
-	imm int64
+	op   uint8
+	dst  uint8
+	src  uint8
+	kind uint8 // the hot loop's case for the instruction; kGeneric if none
+	off  int32 // memory offset, or branch offset (possibly rewritten, see compile)
+	imm  int64
+}
+
+// Kinds: the common instructions, one per operation and operand source, so
+// that the run loop dispatches each with a single jump through a dense
+// switch's table and no further decoding. Everything else is kGeneric and
+// decoded by class.
+const (
+	kGeneric uint8 = iota
+
+	kAdd64K
+	kAdd64X
+	kSub64K
+	kSub64X
+	kMul64K
+	kMul64X
+	kOr64K
+	kOr64X
+	kAnd64K
+	kAnd64X
+	kLsh64K
+	kLsh64X
+	kRsh64K
+	kRsh64X
+	kXor64K
+	kXor64X
+	kMov64K
+	kMov64X
+	kArsh64K
+	kArsh64X
+	kNeg64
+
+	kAdd32K
+	kAdd32X
+	kSub32K
+	kSub32X
+	kMul32K
+	kMul32X
+	kOr32K
+	kOr32X
+	kAnd32K
+	kAnd32X
+	kLsh32K
+	kLsh32X
+	kRsh32K
+	kRsh32X
+	kXor32K
+	kXor32X
+	kMov32K
+	kMov32X
+	kArsh32K
+	kArsh32X
+
+	kJA
+	kJEqK
+	kJEqX
+	kJNEK
+	kJNEX
+	kJGTK
+	kJGTX
+	kJGEK
+	kJGEX
+	kJLTK
+	kJLTX
+	kJLEK
+	kJLEX
+	kJSGTK
+	kJSGTX
+	kJSGEK
+	kJSGEX
+	kJSLTK
+	kJSLTX
+	kJSLEK
+	kJSLEX
+	kJSetK
+	kJSetX
+
+	kLdxB
+	kLdxH
+	kLdxW
+	kLdxDW
+	kStxB
+	kStxH
+	kStxW
+	kStxDW
+	kStB
+	kStH
+	kStW
+	kStDW
+	kLDDW
+)
+
+// kinds maps an opcode to its kind (kGeneric where the hot loop's switch has
+// no case).
+var kinds = func() (t [256]uint8) {
+	ops := []uint8{opAdd, opSub, opMul, opOr, opAnd, opLsh, opRsh, opXor, opMov, opArsh}
+	base64 := []uint8{kAdd64K, kSub64K, kMul64K, kOr64K, kAnd64K, kLsh64K, kRsh64K, kXor64K, kMov64K, kArsh64K}
+	base32 := []uint8{kAdd32K, kSub32K, kMul32K, kOr32K, kAnd32K, kLsh32K, kRsh32K, kXor32K, kMov32K, kArsh32K}
+	for i, op := range ops {
+		t[alu64|op|k], t[alu64|op|x] = base64[i], base64[i]+1
+		t[alu|op|k], t[alu|op|x] = base32[i], base32[i]+1
+	}
+	t[alu64|opNeg] = kNeg64
+	jops := []uint8{opJEq, opJNE, opJGT, opJGE, opJLT, opJLE, opJSGT, opJSGE, opJSLT, opJSLE, opJSet}
+	jbase := []uint8{kJEqK, kJNEK, kJGTK, kJGEK, kJLTK, kJLEK, kJSGTK, kJSGEK, kJSLTK, kJSLEK, kJSetK}
+	for i, op := range jops {
+		t[jmp|op|k], t[jmp|op|x] = jbase[i], jbase[i]+1
+	}
+	t[jmp|opJA] = kJA
+	t[ldx|mem|szB], t[ldx|mem|szH], t[ldx|mem|szW], t[ldx|mem|szDW] = kLdxB, kLdxH, kLdxW, kLdxDW
+	t[stx|mem|szB], t[stx|mem|szH], t[stx|mem|szW], t[stx|mem|szDW] = kStxB, kStxH, kStxW, kStxDW
+	t[st|mem|szB], t[st|mem|szH], t[st|mem|szW], t[st|mem|szDW] = kStB, kStH, kStW, kStDW
+	t[ld|imm|szDW] = kLDDW
+	return t
+}()
+
+// kindOf is the kind of a valid instruction: its opcode's, unless an
+// offset gives the opcode another meaning (sdiv/smod, movsx,
+// addr_space_cast), which the generic path decodes.
+func kindOf(ins isa.Instruction) uint8 {
+	kd := kinds[uint8(ins.Opcode)]
+	if kd == kMov64K || kd == kMov64X || kd == kMov32K || kd == kMov32X {
+		if ins.Offset != 0 {
+			return kGeneric
+		}
+	}
+	return kd
 }
 
 // Marker opcodes, all invalid in the ISA, for slots that fault when reached.
@@ -48,7 +174,7 @@ func compile(p *vm.Program) *code {
 			// Programs from isa.Decode are valid; an invalid one built by
 			// hand faults when it reaches the instruction.
 			ci = insn{op: opInvalid, imm: int64(ins.Opcode)}
-		} else if ins.IsLDDW() {
+		} else if ci.kind = kindOf(ins); ins.IsLDDW() {
 			ci.imm = int64(p.Imm64[i])
 			c.insns[slot+1] = insn{op: opLDDWHigh}
 		} else if ins.IsBranch() {

@@ -131,248 +131,495 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 
 	for {
 		ins := (*insn)(ip)
-		op := ins.op
-		// Dispatch by class, then by small switches: Go compiles a switch
-		// of fewer than eight cases into a tree of compares, whose branches
-		// the CPU predicts far better than one jump table's indirect jump
-		// (measured: about 35% faster on ALU loops).
-		if cls := op & 7; cls == alu64 {
-			v := uint64(ins.imm)
-			if op&x != 0 {
-				v = regs[ins.src&15]
+		// The common instructions first, one case per operation and
+		// operand source: a dense switch, which Go compiles into one
+		// indirect jump through a table (measured: about 1.7 times faster on
+		// the ALU loop than decoding the class with compare trees).
+		switch ins.kind {
+		case kGeneric:
+			goto generic
+		case kAdd64K:
+			regs[ins.dst&15] += uint64(ins.imm)
+		case kAdd64X:
+			regs[ins.dst&15] += regs[ins.src&15]
+		case kSub64K:
+			regs[ins.dst&15] -= uint64(ins.imm)
+		case kSub64X:
+			regs[ins.dst&15] -= regs[ins.src&15]
+		case kMul64K:
+			regs[ins.dst&15] *= uint64(ins.imm)
+		case kMul64X:
+			regs[ins.dst&15] *= regs[ins.src&15]
+		case kOr64K:
+			regs[ins.dst&15] |= uint64(ins.imm)
+		case kOr64X:
+			regs[ins.dst&15] |= regs[ins.src&15]
+		case kAnd64K:
+			regs[ins.dst&15] &= uint64(ins.imm)
+		case kAnd64X:
+			regs[ins.dst&15] &= regs[ins.src&15]
+		case kXor64K:
+			regs[ins.dst&15] ^= uint64(ins.imm)
+		case kXor64X:
+			regs[ins.dst&15] ^= regs[ins.src&15]
+		case kLsh64K:
+			regs[ins.dst&15] <<= uint64(ins.imm) & 63
+		case kLsh64X:
+			regs[ins.dst&15] <<= regs[ins.src&15] & 63
+		case kRsh64K:
+			regs[ins.dst&15] >>= uint64(ins.imm) & 63
+		case kRsh64X:
+			regs[ins.dst&15] >>= regs[ins.src&15] & 63
+		case kArsh64K:
+			regs[ins.dst&15] = uint64(int64(regs[ins.dst&15]) >> (uint64(ins.imm) & 63))
+		case kArsh64X:
+			regs[ins.dst&15] = uint64(int64(regs[ins.dst&15]) >> (regs[ins.src&15] & 63))
+		case kMov64K:
+			regs[ins.dst&15] = uint64(ins.imm)
+		case kMov64X:
+			regs[ins.dst&15] = regs[ins.src&15]
+		case kNeg64:
+			regs[ins.dst&15] = -regs[ins.dst&15]
+		case kAdd32K:
+			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) + uint32(ins.imm))
+		case kAdd32X:
+			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) + uint32(regs[ins.src&15]))
+		case kSub32K:
+			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) - uint32(ins.imm))
+		case kSub32X:
+			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) - uint32(regs[ins.src&15]))
+		case kMul32K:
+			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) * uint32(ins.imm))
+		case kMul32X:
+			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) * uint32(regs[ins.src&15]))
+		case kOr32K:
+			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) | uint32(ins.imm))
+		case kOr32X:
+			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) | uint32(regs[ins.src&15]))
+		case kAnd32K:
+			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) & uint32(ins.imm))
+		case kAnd32X:
+			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) & uint32(regs[ins.src&15]))
+		case kXor32K:
+			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) ^ uint32(ins.imm))
+		case kXor32X:
+			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) ^ uint32(regs[ins.src&15]))
+		case kLsh32K:
+			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) << (uint32(ins.imm) & 31))
+		case kLsh32X:
+			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) << (uint32(regs[ins.src&15]) & 31))
+		case kRsh32K:
+			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) >> (uint32(ins.imm) & 31))
+		case kRsh32X:
+			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) >> (uint32(regs[ins.src&15]) & 31))
+		case kArsh32K:
+			regs[ins.dst&15] = uint64(uint32(int32(regs[ins.dst&15]) >> (uint32(ins.imm) & 31)))
+		case kArsh32X:
+			regs[ins.dst&15] = uint64(uint32(int32(regs[ins.dst&15]) >> (uint32(regs[ins.src&15]) & 31)))
+		case kMov32K:
+			regs[ins.dst&15] = uint64(uint32(ins.imm))
+		case kMov32X:
+			regs[ins.dst&15] = uint64(uint32(regs[ins.src&15]))
+		case kJA:
+			goto taken
+		case kJEqK:
+			if regs[ins.dst&15] == uint64(ins.imm) {
+				goto taken
 			}
-			d := &regs[ins.dst&15]
-			// Two switches of at most seven cases: Go compiles those into
-			// compare trees; eight or more dense cases become a jump table,
-			// whose single indirect jump this loop cannot afford.
-			if a := op & 0xf0; a < opRsh {
-				switch a {
-				case opAdd:
-					*d += v
-				case opSub:
-					*d -= v
-				case opMul:
-					*d *= v
-				case opDiv:
-					*d = div64(*d, v, ins.off)
-				case opOr:
-					*d |= v
-				case opAnd:
-					*d &= v
-				default: // opLsh
-					*d <<= v & 63
-				}
-			} else {
-				switch a {
-				case opRsh:
-					*d >>= v & 63
-				case opNeg:
-					*d = -*d
-				case opMod:
-					*d = mod64(*d, v, ins.off)
-				case opXor:
-					*d ^= v
-				case opMov:
-					if ins.off != 0 {
-						switch ins.off {
-						case 8:
-							v = uint64(int64(int8(v)))
-						case 16:
-							v = uint64(int64(int16(v)))
-						case 32:
-							v = uint64(int64(int32(v)))
-						default: // addr_space_cast
-							goto slow
-						}
-					}
-					*d = v
-				case opArsh:
-					*d = uint64(int64(*d) >> (v & 63))
-				case opEnd:
-					*d = bswap(*d, ins.imm)
-				default:
-					goto slow
-				}
+		case kJEqX:
+			if regs[ins.dst&15] == regs[ins.src&15] {
+				goto taken
 			}
-		} else if cls == jmp {
-			a := op & 0xf0
-			v := uint64(ins.imm)
-			if op&x != 0 {
-				v = regs[ins.src&15]
+		case kJNEK:
+			if regs[ins.dst&15] != uint64(ins.imm) {
+				goto taken
 			}
-			d := regs[ins.dst&15]
-			// The condition, by hand: as a function, the compiler does not
-			// inline it here.
-			var taken bool
-			if a < opJSet {
-				switch a {
-				case opJA:
-					taken = true
-				case opJEq:
-					taken = d == v
-				case opJGT:
-					taken = d > v
-				default: // opJGE
-					taken = d >= v
-				}
-			} else if a < opCall {
-				switch a {
-				case opJSet:
-					taken = d&v != 0
-				case opJNE:
-					taken = d != v
-				case opJSGT:
-					taken = int64(d) > int64(v)
-				default: // opJSGE
-					taken = int64(d) >= int64(v)
-				}
-			} else if a >= opJLT && a <= opJSLE {
-				switch a {
-				case opJLT:
-					taken = d < v
-				case opJLE:
-					taken = d <= v
-				case opJSLT:
-					taken = int64(d) < int64(v)
-				default: // opJSLE
-					taken = int64(d) <= int64(v)
-				}
-			} else {
-				goto slow // call, exit, may_goto
+		case kJNEX:
+			if regs[ins.dst&15] != regs[ins.src&15] {
+				goto taken
 			}
-			if taken {
-				n += uint64(uintptr(ip)-uintptr(start))/insnSize + 1
-				ip = unsafe.Add(ip, (int(ins.off)+1)*insnSize)
-				start = ip
-				if ins.off < 0 {
-					goto backward
-				}
-				continue
+		case kJGTK:
+			if regs[ins.dst&15] > uint64(ins.imm) {
+				goto taken
 			}
-		} else if cls == ldx {
-			size := accessSize(op)
-			p := translate(s.regions, regs[ins.src&15]+uint64(int64(ins.off)), size)
+		case kJGTX:
+			if regs[ins.dst&15] > regs[ins.src&15] {
+				goto taken
+			}
+		case kJGEK:
+			if regs[ins.dst&15] >= uint64(ins.imm) {
+				goto taken
+			}
+		case kJGEX:
+			if regs[ins.dst&15] >= regs[ins.src&15] {
+				goto taken
+			}
+		case kJLTK:
+			if regs[ins.dst&15] < uint64(ins.imm) {
+				goto taken
+			}
+		case kJLTX:
+			if regs[ins.dst&15] < regs[ins.src&15] {
+				goto taken
+			}
+		case kJLEK:
+			if regs[ins.dst&15] <= uint64(ins.imm) {
+				goto taken
+			}
+		case kJLEX:
+			if regs[ins.dst&15] <= regs[ins.src&15] {
+				goto taken
+			}
+		case kJSGTK:
+			if int64(regs[ins.dst&15]) > int64(uint64(ins.imm)) {
+				goto taken
+			}
+		case kJSGTX:
+			if int64(regs[ins.dst&15]) > int64(regs[ins.src&15]) {
+				goto taken
+			}
+		case kJSGEK:
+			if int64(regs[ins.dst&15]) >= int64(uint64(ins.imm)) {
+				goto taken
+			}
+		case kJSGEX:
+			if int64(regs[ins.dst&15]) >= int64(regs[ins.src&15]) {
+				goto taken
+			}
+		case kJSLTK:
+			if int64(regs[ins.dst&15]) < int64(uint64(ins.imm)) {
+				goto taken
+			}
+		case kJSLTX:
+			if int64(regs[ins.dst&15]) < int64(regs[ins.src&15]) {
+				goto taken
+			}
+		case kJSLEK:
+			if int64(regs[ins.dst&15]) <= int64(uint64(ins.imm)) {
+				goto taken
+			}
+		case kJSLEX:
+			if int64(regs[ins.dst&15]) <= int64(regs[ins.src&15]) {
+				goto taken
+			}
+		case kJSetK:
+			if regs[ins.dst&15]&uint64(ins.imm) != 0 {
+				goto taken
+			}
+		case kJSetX:
+			if regs[ins.dst&15]&regs[ins.src&15] != 0 {
+				goto taken
+			}
+		case kLdxB, kLdxH, kLdxW, kLdxDW:
+			p := translate(s.regions, regs[ins.src&15]+uint64(int64(ins.off)), 1<<(ins.kind-kLdxB))
 			if p == nil {
 				goto slow // a fault, or a context access
 			}
-			d := &regs[ins.dst&15]
-			switch op {
-			case ldx | mem | szB:
-				*d = load8(p)
-			case ldx | mem | szH:
-				*d = load16(p)
-			case ldx | mem | szW:
-				*d = load32(p)
-			case ldx | mem | szDW:
-				*d = load64(p)
-			case ldx | memsx | szB:
-				*d = uint64(int64(int8(load8(p))))
-			case ldx | memsx | szH:
-				*d = uint64(int64(int16(load16(p))))
-			case ldx | memsx | szW:
-				*d = uint64(int64(int32(load32(p))))
+			switch ins.kind {
+			case kLdxB:
+				regs[ins.dst&15] = load8(p)
+			case kLdxH:
+				regs[ins.dst&15] = load16(p)
+			case kLdxW:
+				regs[ins.dst&15] = load32(p)
+			default:
+				regs[ins.dst&15] = load64(p)
 			}
-		} else if cls == stx || cls == st {
-			if op&0xe0 != mem {
-				goto slow // atomics
-			}
-			size := accessSize(op)
-			p := translateW(s.regions, regs[ins.dst&15]+uint64(int64(ins.off)), size)
+		case kStxB, kStxH, kStxW, kStxDW:
+			p := translateW(s.regions, regs[ins.dst&15]+uint64(int64(ins.off)), 1<<(ins.kind-kStxB))
 			if p == nil {
-				goto slow // a fault, or a context access
+				goto slow
 			}
-			v := uint64(ins.imm)
-			if cls == stx {
-				v = regs[ins.src&15]
-			}
-			switch size {
-			case 1:
+			switch v := regs[ins.src&15]; ins.kind {
+			case kStxB:
 				store8(p, v)
-			case 2:
+			case kStxH:
 				store16(p, v)
-			case 4:
+			case kStxW:
 				store32(p, v)
 			default:
 				store64(p, v)
 			}
-		} else if cls == alu {
-			v := uint32(ins.imm)
-			if op&x != 0 {
-				v = uint32(regs[ins.src&15])
+		case kStB, kStH, kStW, kStDW:
+			p := translateW(s.regions, regs[ins.dst&15]+uint64(int64(ins.off)), 1<<(ins.kind-kStB))
+			if p == nil {
+				goto slow
 			}
-			d := &regs[ins.dst&15]
-			w := uint32(*d)
-			if a := op & 0xf0; a <= opAnd {
-				switch a {
-				case opAdd:
-					w += v
-				case opSub:
-					w -= v
-				case opMul:
-					w *= v
-				case opDiv:
-					w = div32(w, v, ins.off)
-				case opOr:
-					w |= v
-				case opAnd:
-					w &= v
-				}
-				*d = uint64(w)
-			} else if a <= opMod {
-				switch a {
-				case opLsh:
-					w <<= v & 31
-				case opRsh:
-					w >>= v & 31
-				case opNeg:
-					w = -w
-				case opMod:
-					w = mod32(w, v, ins.off)
-				}
-				*d = uint64(w)
-			} else {
-				switch a {
-				case opXor:
-					*d = uint64(w ^ v)
-				case opMov:
-					*d = movsx32(uint64(v), ins.off)
-				case opArsh:
-					*d = uint64(uint32(int32(w) >> (v & 31)))
-				case opEnd:
-					if op&x != 0 { // to big endian
-						*d = bswap(*d, ins.imm)
-					} else { // to little endian, the host order: only truncation
-						*d = truncate(*d, ins.imm)
-					}
-				default:
-					goto slow
-				}
+			switch v := uint64(ins.imm); ins.kind {
+			case kStB:
+				store8(p, v)
+			case kStH:
+				store16(p, v)
+			case kStW:
+				store32(p, v)
+			default:
+				store64(p, v)
 			}
-		} else if cls == jmp32 {
-			a := op & 0xf0
-			if a == opJA || a == opCall || a == opExit || a >= opJCnd {
-				goto slow // gotol
-			}
-			v := uint32(ins.imm)
-			if op&x != 0 {
-				v = uint32(regs[ins.src&15])
-			}
-			if cond32(a, uint32(regs[ins.dst&15]), v) {
-				n += uint64(uintptr(ip)-uintptr(start))/insnSize + 1
-				ip = unsafe.Add(ip, (int(ins.off)+1)*insnSize)
-				start = ip
-				if ins.off < 0 {
-					goto backward
-				}
-				continue
-			}
-		} else if op == ld|imm|szDW {
+		case kLDDW:
 			// The resolved 64-bit value; the second slot is skipped.
 			regs[ins.dst&15] = uint64(ins.imm)
 			ip = unsafe.Add(ip, insnSize)
 			start = unsafe.Add(start, insnSize) // a lddw counts as one instruction
-		} else {
-			goto slow
+		}
+		ip = unsafe.Add(ip, insnSize)
+		continue
+
+	taken:
+		// A taken jump of the switch above.
+		n += uint64(uintptr(ip)-uintptr(start))/insnSize + 1
+		ip = unsafe.Add(ip, (int(ins.off)+1)*insnSize)
+		start = ip
+		if ins.off < 0 {
+			goto backward
+		}
+		continue
+
+	generic:
+		// The rest, decoded by class.
+		{
+			op := ins.op
+			// Dispatch by class, then by small switches: Go compiles a switch
+			// of fewer than eight cases into a tree of compares, whose branches
+			// the CPU predicts far better than one jump table's indirect jump
+			// (measured: about 35% faster on ALU loops).
+			if cls := op & 7; cls == alu64 {
+				v := uint64(ins.imm)
+				if op&x != 0 {
+					v = regs[ins.src&15]
+				}
+				d := &regs[ins.dst&15]
+				// Two switches of at most seven cases: Go compiles those into
+				// compare trees; eight or more dense cases become a jump table,
+				// whose single indirect jump this loop cannot afford.
+				if a := op & 0xf0; a < opRsh {
+					switch a {
+					case opAdd:
+						*d += v
+					case opSub:
+						*d -= v
+					case opMul:
+						*d *= v
+					case opDiv:
+						*d = div64(*d, v, ins.off)
+					case opOr:
+						*d |= v
+					case opAnd:
+						*d &= v
+					default: // opLsh
+						*d <<= v & 63
+					}
+				} else {
+					switch a {
+					case opRsh:
+						*d >>= v & 63
+					case opNeg:
+						*d = -*d
+					case opMod:
+						*d = mod64(*d, v, ins.off)
+					case opXor:
+						*d ^= v
+					case opMov:
+						if ins.off != 0 {
+							switch ins.off {
+							case 8:
+								v = uint64(int64(int8(v)))
+							case 16:
+								v = uint64(int64(int16(v)))
+							case 32:
+								v = uint64(int64(int32(v)))
+							default: // addr_space_cast
+								goto slow
+							}
+						}
+						*d = v
+					case opArsh:
+						*d = uint64(int64(*d) >> (v & 63))
+					case opEnd:
+						*d = bswap(*d, ins.imm)
+					default:
+						goto slow
+					}
+				}
+			} else if cls == jmp {
+				a := op & 0xf0
+				v := uint64(ins.imm)
+				if op&x != 0 {
+					v = regs[ins.src&15]
+				}
+				d := regs[ins.dst&15]
+				// The condition, by hand: as a function, the compiler does not
+				// inline it here.
+				var taken bool
+				if a < opJSet {
+					switch a {
+					case opJA:
+						taken = true
+					case opJEq:
+						taken = d == v
+					case opJGT:
+						taken = d > v
+					default: // opJGE
+						taken = d >= v
+					}
+				} else if a < opCall {
+					switch a {
+					case opJSet:
+						taken = d&v != 0
+					case opJNE:
+						taken = d != v
+					case opJSGT:
+						taken = int64(d) > int64(v)
+					default: // opJSGE
+						taken = int64(d) >= int64(v)
+					}
+				} else if a >= opJLT && a <= opJSLE {
+					switch a {
+					case opJLT:
+						taken = d < v
+					case opJLE:
+						taken = d <= v
+					case opJSLT:
+						taken = int64(d) < int64(v)
+					default: // opJSLE
+						taken = int64(d) <= int64(v)
+					}
+				} else {
+					goto slow // call, exit, may_goto
+				}
+				if taken {
+					n += uint64(uintptr(ip)-uintptr(start))/insnSize + 1
+					ip = unsafe.Add(ip, (int(ins.off)+1)*insnSize)
+					start = ip
+					if ins.off < 0 {
+						goto backward
+					}
+					continue
+				}
+			} else if cls == ldx {
+				size := accessSize(op)
+				p := translate(s.regions, regs[ins.src&15]+uint64(int64(ins.off)), size)
+				if p == nil {
+					goto slow // a fault, or a context access
+				}
+				d := &regs[ins.dst&15]
+				switch op {
+				case ldx | mem | szB:
+					*d = load8(p)
+				case ldx | mem | szH:
+					*d = load16(p)
+				case ldx | mem | szW:
+					*d = load32(p)
+				case ldx | mem | szDW:
+					*d = load64(p)
+				case ldx | memsx | szB:
+					*d = uint64(int64(int8(load8(p))))
+				case ldx | memsx | szH:
+					*d = uint64(int64(int16(load16(p))))
+				case ldx | memsx | szW:
+					*d = uint64(int64(int32(load32(p))))
+				}
+			} else if cls == stx || cls == st {
+				if op&0xe0 != mem {
+					goto slow // atomics
+				}
+				size := accessSize(op)
+				p := translateW(s.regions, regs[ins.dst&15]+uint64(int64(ins.off)), size)
+				if p == nil {
+					goto slow // a fault, or a context access
+				}
+				v := uint64(ins.imm)
+				if cls == stx {
+					v = regs[ins.src&15]
+				}
+				switch size {
+				case 1:
+					store8(p, v)
+				case 2:
+					store16(p, v)
+				case 4:
+					store32(p, v)
+				default:
+					store64(p, v)
+				}
+			} else if cls == alu {
+				v := uint32(ins.imm)
+				if op&x != 0 {
+					v = uint32(regs[ins.src&15])
+				}
+				d := &regs[ins.dst&15]
+				w := uint32(*d)
+				if a := op & 0xf0; a <= opAnd {
+					switch a {
+					case opAdd:
+						w += v
+					case opSub:
+						w -= v
+					case opMul:
+						w *= v
+					case opDiv:
+						w = div32(w, v, ins.off)
+					case opOr:
+						w |= v
+					case opAnd:
+						w &= v
+					}
+					*d = uint64(w)
+				} else if a <= opMod {
+					switch a {
+					case opLsh:
+						w <<= v & 31
+					case opRsh:
+						w >>= v & 31
+					case opNeg:
+						w = -w
+					case opMod:
+						w = mod32(w, v, ins.off)
+					}
+					*d = uint64(w)
+				} else {
+					switch a {
+					case opXor:
+						*d = uint64(w ^ v)
+					case opMov:
+						*d = movsx32(uint64(v), ins.off)
+					case opArsh:
+						*d = uint64(uint32(int32(w) >> (v & 31)))
+					case opEnd:
+						if op&x != 0 { // to big endian
+							*d = bswap(*d, ins.imm)
+						} else { // to little endian, the host order: only truncation
+							*d = truncate(*d, ins.imm)
+						}
+					default:
+						goto slow
+					}
+				}
+			} else if cls == jmp32 {
+				a := op & 0xf0
+				if a == opJA || a == opCall || a == opExit || a >= opJCnd {
+					goto slow // gotol
+				}
+				v := uint32(ins.imm)
+				if op&x != 0 {
+					v = uint32(regs[ins.src&15])
+				}
+				if cond32(a, uint32(regs[ins.dst&15]), v) {
+					n += uint64(uintptr(ip)-uintptr(start))/insnSize + 1
+					ip = unsafe.Add(ip, (int(ins.off)+1)*insnSize)
+					start = ip
+					if ins.off < 0 {
+						goto backward
+					}
+					continue
+				}
+			} else if op == ld|imm|szDW {
+				// The resolved 64-bit value; the second slot is skipped.
+				regs[ins.dst&15] = uint64(ins.imm)
+				ip = unsafe.Add(ip, insnSize)
+				start = unsafe.Add(start, insnSize) // a lddw counts as one instruction
+			} else {
+				goto slow
+			}
 		}
 		ip = unsafe.Add(ip, insnSize)
 		continue
