@@ -60,7 +60,10 @@ type Stats struct {
 	VerifierAccepts int
 	// EngineRuns counts the runs of each engine.
 	EngineRuns map[string]int
-	Elapsed    time.Duration
+	// EngineRan names, per engine, the engine that really ran its programs
+	// when it is another one (the JIT's fallback to the interpreter).
+	EngineRan map[string]string
+	Elapsed   time.Duration
 }
 
 // Reason is one group of rejections.
@@ -89,7 +92,11 @@ func (s *Stats) Summary() string {
 		s.Seed, s.Mix, s.Programs, s.Insns, s.Elapsed.Round(time.Millisecond), rate)
 	fmt.Fprintf(&b, "kernel accepted %d (%.2f%%), rejected %d\n", s.Accepted, 100*s.AcceptanceRate(), s.Rejected)
 	for _, name := range slices.Sorted(maps.Keys(s.EngineRuns)) {
-		fmt.Fprintf(&b, "%s: %d runs agree with the kernel\n", name, s.EngineRuns[name])
+		ran := ""
+		if r := s.EngineRan[name]; r != "" {
+			ran = " (run by " + r + ": " + name + " is not available)"
+		}
+		fmt.Fprintf(&b, "%s: %d runs agree with the kernel%s\n", name, s.EngineRuns[name], ran)
 	}
 	reasons := slices.Collect(maps.Values(s.Reasons))
 	slices.SortFunc(reasons, func(a, b *Reason) int { return b.Count - a.Count })
@@ -137,7 +144,7 @@ func Campaign(opts *CampaignOptions) (*Stats, *Mismatch, error) {
 	if mix == 0 {
 		mix = progen.MixAll
 	}
-	st := &Stats{Seed: opts.Seed, Mix: mix.String(), Reasons: map[string]*Reason{}, EngineRuns: map[string]int{},
+	st := &Stats{Seed: opts.Seed, Mix: mix.String(), Reasons: map[string]*Reason{}, EngineRuns: map[string]int{}, EngineRan: map[string]string{},
 		VerifierRejects: map[string]*Reason{}}
 	ropts := &Options{Engines: opts.Engines, Budget: opts.Budget}
 	every := opts.ProgressEvery
@@ -182,6 +189,9 @@ func Campaign(opts *CampaignOptions) (*Stats, *Mismatch, error) {
 		}
 		for _, e := range rep.Engines {
 			st.EngineRuns[e.Name]++
+			if e.Ran != "" {
+				st.EngineRan[e.Name] = e.Ran
+			}
 		}
 		if opts.Progress != nil && time.Since(last) >= every {
 			last = time.Now()

@@ -53,6 +53,9 @@ type Case struct {
 type Side struct {
 	// Name is "kernel" or an engine's name.
 	Name string
+	// Ran is the engine that ran the program, when not the one named (the
+	// JIT falls back to the interpreter).
+	Ran string
 	// Loaded is false when the side refused the program: the kernel's
 	// verifier, or ebpfvm's loader. LoadError says why and RejectInsn where
 	// (-1 if unknown).
@@ -258,6 +261,9 @@ func runEngine(c *Case, engine ebpfvm.Engine, budget uint64) *Side {
 	}
 	defer coll.Close()
 	s.Loaded = true
+	if ran := coll.Programs[name].Engine(); ran != engine {
+		s.Ran = ran.String()
+	}
 	res, err := coll.Programs[name].Execute(&ebpfvm.RunOptions{
 		Data: c.Input.Data, Context: c.Input.Context, Budget: budget, AnyCPU: true,
 	})
