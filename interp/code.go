@@ -107,6 +107,7 @@ const (
 	kStW
 	kStDW
 	kLDDW
+	kSlow // calls, exit, atomics, legacy packet loads: straight to the slow path
 )
 
 // kinds maps an opcode to its kind (kGeneric where the hot loop's switch has
@@ -130,6 +131,11 @@ var kinds = func() (t [256]uint8) {
 	t[stx|mem|szB], t[stx|mem|szH], t[stx|mem|szW], t[stx|mem|szDW] = kStxB, kStxH, kStxW, kStxDW
 	t[st|mem|szB], t[st|mem|szH], t[st|mem|szW], t[st|mem|szDW] = kStB, kStH, kStW, kStDW
 	t[ld|imm|szDW] = kLDDW
+	for _, op := range []uint8{jmp | opCall | k, jmp | opCall | x, jmp | opExit | k,
+		stx | modeAtomic | szW, stx | modeAtomic | szDW,
+		ld | abs | szB, ld | abs | szH, ld | abs | szW, ld | ind | szB, ld | ind | szH, ld | ind | szW} {
+		t[op] = kSlow
+	}
 	return t
 }()
 

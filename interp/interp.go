@@ -138,6 +138,8 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 		switch ins.kind {
 		case kGeneric:
 			goto generic
+		case kSlow:
+			goto slow
 		case kAdd64K:
 			regs[ins.dst&15] += uint64(ins.imm)
 		case kAdd64X:
