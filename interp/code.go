@@ -107,6 +107,29 @@ const (
 	kStW
 	kStDW
 	kLDDW
+	kJ32EqK
+	kJ32EqX
+	kJ32NEK
+	kJ32NEX
+	kJ32GTK
+	kJ32GTX
+	kJ32GEK
+	kJ32GEX
+	kJ32LTK
+	kJ32LTX
+	kJ32LEK
+	kJ32LEX
+	kJ32SGTK
+	kJ32SGTX
+	kJ32SGEK
+	kJ32SGEX
+	kJ32SLTK
+	kJ32SLTX
+	kJ32SLEK
+	kJ32SLEX
+	kJ32SetK
+	kJ32SetX
+
 	kSlow // calls, exit, atomics, legacy packet loads: straight to the slow path
 )
 
@@ -127,6 +150,10 @@ var kinds = func() (t [256]uint8) {
 		t[jmp|op|k], t[jmp|op|x] = jbase[i], jbase[i]+1
 	}
 	t[jmp|opJA] = kJA
+	j32base := []uint8{kJ32EqK, kJ32NEK, kJ32GTK, kJ32GEK, kJ32LTK, kJ32LEK, kJ32SGTK, kJ32SGEK, kJ32SLTK, kJ32SLEK, kJ32SetK}
+	for i, op := range jops {
+		t[jmp32|op|k], t[jmp32|op|x] = j32base[i], j32base[i]+1
+	}
 	t[ldx|mem|szB], t[ldx|mem|szH], t[ldx|mem|szW], t[ldx|mem|szDW] = kLdxB, kLdxH, kLdxW, kLdxDW
 	t[stx|mem|szB], t[stx|mem|szH], t[stx|mem|szW], t[stx|mem|szDW] = kStxB, kStxH, kStxW, kStxDW
 	t[st|mem|szB], t[st|mem|szH], t[st|mem|szW], t[st|mem|szDW] = kStB, kStH, kStW, kStDW

@@ -312,6 +312,94 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 			if regs[ins.dst&15]&regs[ins.src&15] != 0 {
 				goto taken
 			}
+		case kJ32EqK:
+			if uint32(regs[ins.dst&15]) == uint32(ins.imm) {
+				goto taken
+			}
+		case kJ32EqX:
+			if uint32(regs[ins.dst&15]) == uint32(regs[ins.src&15]) {
+				goto taken
+			}
+		case kJ32NEK:
+			if uint32(regs[ins.dst&15]) != uint32(ins.imm) {
+				goto taken
+			}
+		case kJ32NEX:
+			if uint32(regs[ins.dst&15]) != uint32(regs[ins.src&15]) {
+				goto taken
+			}
+		case kJ32GTK:
+			if uint32(regs[ins.dst&15]) > uint32(ins.imm) {
+				goto taken
+			}
+		case kJ32GTX:
+			if uint32(regs[ins.dst&15]) > uint32(regs[ins.src&15]) {
+				goto taken
+			}
+		case kJ32GEK:
+			if uint32(regs[ins.dst&15]) >= uint32(ins.imm) {
+				goto taken
+			}
+		case kJ32GEX:
+			if uint32(regs[ins.dst&15]) >= uint32(regs[ins.src&15]) {
+				goto taken
+			}
+		case kJ32LTK:
+			if uint32(regs[ins.dst&15]) < uint32(ins.imm) {
+				goto taken
+			}
+		case kJ32LTX:
+			if uint32(regs[ins.dst&15]) < uint32(regs[ins.src&15]) {
+				goto taken
+			}
+		case kJ32LEK:
+			if uint32(regs[ins.dst&15]) <= uint32(ins.imm) {
+				goto taken
+			}
+		case kJ32LEX:
+			if uint32(regs[ins.dst&15]) <= uint32(regs[ins.src&15]) {
+				goto taken
+			}
+		case kJ32SGTK:
+			if int32(uint32(regs[ins.dst&15])) > int32(uint32(ins.imm)) {
+				goto taken
+			}
+		case kJ32SGTX:
+			if int32(uint32(regs[ins.dst&15])) > int32(uint32(regs[ins.src&15])) {
+				goto taken
+			}
+		case kJ32SGEK:
+			if int32(uint32(regs[ins.dst&15])) >= int32(uint32(ins.imm)) {
+				goto taken
+			}
+		case kJ32SGEX:
+			if int32(uint32(regs[ins.dst&15])) >= int32(uint32(regs[ins.src&15])) {
+				goto taken
+			}
+		case kJ32SLTK:
+			if int32(uint32(regs[ins.dst&15])) < int32(uint32(ins.imm)) {
+				goto taken
+			}
+		case kJ32SLTX:
+			if int32(uint32(regs[ins.dst&15])) < int32(uint32(regs[ins.src&15])) {
+				goto taken
+			}
+		case kJ32SLEK:
+			if int32(uint32(regs[ins.dst&15])) <= int32(uint32(ins.imm)) {
+				goto taken
+			}
+		case kJ32SLEX:
+			if int32(uint32(regs[ins.dst&15])) <= int32(uint32(regs[ins.src&15])) {
+				goto taken
+			}
+		case kJ32SetK:
+			if uint32(regs[ins.dst&15])&uint32(ins.imm) != 0 {
+				goto taken
+			}
+		case kJ32SetX:
+			if uint32(regs[ins.dst&15])&uint32(regs[ins.src&15]) != 0 {
+				goto taken
+			}
 		case kLdxB, kLdxH, kLdxW, kLdxDW:
 			p := translate(s.regions, regs[ins.src&15]+uint64(int64(ins.off)), 1<<(ins.kind-kLdxB))
 			if p == nil {
