@@ -14,6 +14,14 @@ import (
 // TestConformance runs every program of the public BPF conformance suite
 // through the interpreter, unverified, and checks its result or error.
 func TestConformance(t *testing.T) {
+	t.Run("dispatch", func(t *testing.T) { conformanceSuite(t, false) })
+	// The class decoder behind the dispatch switch handles every
+	// instruction on its own: run the suite through it alone too, so that
+	// the two paths are held to the same results.
+	t.Run("generic", func(t *testing.T) { conformanceSuite(t, true) })
+}
+
+func conformanceSuite(t *testing.T, generic bool) {
 	dir := shared.Dir(t, "conformance/tests")
 	files, err := conformance.Files(dir)
 	require.NoError(t, err)
@@ -32,7 +40,13 @@ func TestConformance(t *testing.T) {
 			m.Budget = 10_000_000
 			args, _, err := progtype.SetupRaw(m, test.Mem)
 			require.NoError(t, err)
-			r0, err := New(p).Run(m, args[:]...)
+			e := New(p)
+			if generic {
+				for i := range e.code.insns {
+					e.code.insns[i].kind = kGeneric
+				}
+			}
+			r0, err := e.Run(m, args[:]...)
 			if test.ExpectError {
 				require.Error(t, err, "the program must fail")
 				return
