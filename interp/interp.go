@@ -455,7 +455,7 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 		continue
 
 	taken:
-		// A taken jump of the switch above.
+		// A taken jump.
 		n += uint64(uintptr(ip)-uintptr(start))/insnSize + 1
 		ip = unsafe.Add(ip, (int(ins.off)+1)*insnSize)
 		start = ip
@@ -577,13 +577,7 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 					goto slow // call, exit, may_goto
 				}
 				if taken {
-					n += uint64(uintptr(ip)-uintptr(start))/insnSize + 1
-					ip = unsafe.Add(ip, (int(ins.off)+1)*insnSize)
-					start = ip
-					if ins.off < 0 {
-						goto backward
-					}
-					continue
+					goto taken
 				}
 			} else if cls == ldx {
 				size := accessSize(op)
@@ -694,13 +688,7 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 					v = uint32(regs[ins.src&15])
 				}
 				if cond32(a, uint32(regs[ins.dst&15]), v) {
-					n += uint64(uintptr(ip)-uintptr(start))/insnSize + 1
-					ip = unsafe.Add(ip, (int(ins.off)+1)*insnSize)
-					start = ip
-					if ins.off < 0 {
-						goto backward
-					}
-					continue
+					goto taken
 				}
 			} else if op == ld|imm|szDW {
 				// The resolved 64-bit value; the second slot is skipped.
