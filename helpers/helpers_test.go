@@ -2,6 +2,7 @@ package helpers
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"testing"
@@ -255,6 +256,49 @@ func TestLoop(t *testing.T) {
 	r0, _, err = runProgram(t, progtype.Raw, fmt.Sprintf(prog, 1), nil, nil)
 	require.NoError(t, err)
 	require.Equal(t, neg(unix.EINVAL), r0) // flags must be 0
+}
+
+// TestLoopBudget: a callback is a call, so the budget and cancellation
+// stop a bpf_loop of millions of short callbacks (none of which has a
+// backward jump) rather than letting it run on. Found by FuzzInterp.
+func TestLoopBudget(t *testing.T) {
+	insns, err := asm.Assemble("loop.s", `
+		r1 = 8388608
+		r3 = 0
+		r4 = 0
+		ld_pseudo r2, 4, 3
+		call 181
+		exit
+		r0 = 0
+		exit`)
+	require.NoError(t, err)
+	p, err := vm.NewProgram(insns, vm.ProgramOptions{Helpers: Standard().Table(nil)})
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		name string
+		kind vm.FaultKind
+		prep func(m *vm.Machine)
+	}{
+		{"budget", vm.FaultBudget, func(m *vm.Machine) { m.Budget = 1000 }},
+		{"cancelled", vm.FaultCancelled, func(m *vm.Machine) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			m.Ctx = ctx
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := vm.NewMachine(nil)
+			m.Env = &Env{}
+			tt.prep(m)
+			run, err := progtype.Raw.Setup(m, &progtype.Input{})
+			require.NoError(t, err)
+			_, err = interp.New(p).Run(m, run.Args[:]...)
+			var f *vm.Fault
+			require.ErrorAs(t, err, &f)
+			require.Equal(t, tt.kind, f.Kind, "%v", err)
+			require.Less(t, m.Executed, uint64(1010))
+		})
+	}
 }
 
 func TestXDPHelpers(t *testing.T) {

@@ -304,6 +304,15 @@ func (m *Machine) Call(fn uint64, args ...uint64) (uint64, error) {
 	if m.caller == nil {
 		return 0, errors.New("vm: no engine to call back into")
 	}
+	// A callback is a call: the budget and cancellation are checked here,
+	// or a short callback without backward jumps, repeated by bpf_loop,
+	// would never reach an engine's periodic check.
+	if m.Executed > m.Budget {
+		return 0, &Fault{Kind: FaultBudget, PC: m.PC, Detail: fmt.Sprintf("executed %d instructions, budget %d", m.Executed, m.Budget)}
+	}
+	if err := m.Poll(); err != nil {
+		return 0, err
+	}
 	var a [5]uint64
 	copy(a[:], args)
 	return m.caller.CallFunction(m, int(slot), a)
