@@ -45,7 +45,10 @@ type Machine struct {
 	stack [stackBytes / 8]uint64
 
 	// Budget is the number of instructions the run may execute; Executed
-	// counts them. Engines check at least at every backward jump and call.
+	// counts them. Engines check at least at every backward jump and call
+	// (callbacks included), and only forward jumps lie between two checks,
+	// so a run stopped by the budget has executed at most Budget plus the
+	// program's length in slots.
 	Budget   uint64
 	Executed uint64
 	// Ctx, if not nil, cancels the run; engines poll it periodically.
@@ -307,7 +310,8 @@ func (m *Machine) Call(fn uint64, args ...uint64) (uint64, error) {
 	// A callback is a call: the budget and cancellation are checked here,
 	// or a short callback without backward jumps, repeated by bpf_loop,
 	// would never reach an engine's periodic check.
-	if m.Executed > m.Budget {
+	// A callback executes at least one instruction: none is left.
+	if m.Executed >= m.Budget {
 		return 0, &Fault{Kind: FaultBudget, PC: m.PC, Detail: fmt.Sprintf("executed %d instructions, budget %d", m.Executed, m.Budget)}
 	}
 	if err := m.Poll(); err != nil {
