@@ -387,16 +387,20 @@ func (e *env) checkFuncArg(arg int, proto *helpers.Proto, meta *callMeta) error 
 		if meta.mapIdx < 0 {
 			return e.errorf("invalid map_ptr to access map->value")
 		}
-		meta.access = helperAccess{rawMode: k == helpers.ArgPtrToUninitMapValue}
+		meta.access.rawMode = k == helpers.ArgPtrToUninitMapValue
 		if err := e.checkHelperMemAccess(regno, int(e.maps[meta.mapIdx].ValueSize), argWrites(k), false, &meta.access); err != nil {
 			return err
 		}
 	case helpers.ArgPtrToFunc:
 		meta.subprog = r.subprog
 	case helpers.ArgPtrToMem, helpers.ArgPtrToMemOrNull, helpers.ArgPtrToUninitMem:
-		meta.access = helperAccess{rawMode: k == helpers.ArgPtrToUninitMem}
+		// Only the mode changes, as the kernel's meta->raw_mode does: the
+		// region an earlier argument lets the helper write (recorded in
+		// accessSize and regno) must still be marked written after the
+		// call, or its old contents survive in the verifier's view.
+		meta.access.rawMode = k == helpers.ArgPtrToUninitMem
 	case helpers.ArgPtrToLong:
-		meta.access = helperAccess{rawMode: true}
+		meta.access.rawMode = true
 		if err := e.checkHelperMemAccess(regno, 8, true, false, &meta.access); err != nil {
 			return err
 		}

@@ -209,6 +209,25 @@ exit`},
 	{name: "update", src: "*(u32 *)(r10 - 4) = 0\n*(u64 *)(r10 - 16) = 0\n*(u64 *)(r10 - 24) = 0\nr2 = r10\nr2 += -4\nr3 = r10\nr3 += -24\nr4 = 0\nld_pseudo r1, 1, 1\ncall 2\nr0 = 0\nexit"},
 	{name: "update value short", unpriv: true, src: "*(u32 *)(r10 - 4) = 0\n*(u64 *)(r10 - 16) = 0\nr2 = r10\nr2 += -4\nr3 = r10\nr3 += -16\nr4 = 0\nld_pseudo r1, 1, 1\ncall 2\nr0 = 0\nexit", err: "invalid read from stack R3 off -16+8 size 16"},
 	{name: "rodata const", src: "ld_pseudo r1, 2, 4\nr0 = *(u32 *)(r1 + 4)\nr2 = r10\nr2 += -8\nr2 += r0\nr0 = *(u8 *)(r2 + 0)\nexit"},
+	// snprintf writes its buffer (an uninitialised-memory argument) and
+	// reads its data (a later memory argument): the write must still be
+	// marked, or the constant spilled where the buffer lies survives the
+	// call. Found by the soundness campaign (seed 20261126, program 157657).
+	{name: "snprintf clobbers its buffer", src: `r1 = 1
+*(u64 *)(r10 - 8) = r1
+*(u64 *)(r10 - 24) = r1
+r1 = r10
+r1 += -16
+r2 = 16
+ld_pseudo r3, 2, 4
+r4 = r10
+r4 += -24
+r5 = 8
+call 165
+r0 = *(u64 *)(r10 - 8)
+if r0 == 1 goto +1
+r0 = r6
+exit`, err: "R6 !read_ok"},
 	{name: "rodata write", src: "ld_pseudo r1, 2, 4\n*(u32 *)(r1 + 0) = 1\nr0 = 0\nexit", err: "write into map forbidden, value_size=16 off=0 size=4"},
 	{name: "global data", src: "ld_pseudo r1, 2, 6\nr0 = *(u64 *)(r1 + 56)\nexit"},
 	{name: "global data oob", src: "ld_pseudo r1, 2, 6\nr0 = *(u64 *)(r1 + 60)\nexit", err: "invalid access to map value, value_size=64 off=60 size=8"},

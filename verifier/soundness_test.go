@@ -124,6 +124,14 @@ func TestSoundnessCampaign(t *testing.T) {
 				if unsafeFaults[fault.Kind] {
 					faults++
 					t.Errorf("%s accepted but faulted: %v\n%s", desc, err, isa.Listing(spec.Program.Instructions))
+					if dir := os.Getenv("VERIFIER_SOUNDNESS_DUMP"); dir != "" {
+						// The program and the input, to replay.
+						b, _ := json.Marshal(struct {
+							Spec *kernel.Spec
+							Data []byte
+						}{spec, data})
+						os.WriteFile(fmt.Sprintf("%s/fault-%d-%d.json", dir, seed, i), b, 0o644)
+					}
 				} else {
 					budget++
 				}
