@@ -16,10 +16,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
 
-	"github.com/ebpfvm/ebpfvm/internal/insnedit"
 	"github.com/ebpfvm/ebpfvm/isa"
 	"github.com/ebpfvm/ebpfvm/maps"
 )
@@ -355,7 +353,7 @@ func loadProgram(p *Program, insns []isa.Instruction, withLog bool, shift int, s
 	if err != nil {
 		return nil, "", err
 	}
-	addFuncInfo(insns, ci)
+	AddFuncInfo(insns, ci)
 	license := p.License
 	if license == "" {
 		license = "GPL"
@@ -445,26 +443,6 @@ func toCilium(wire []byte) (asm.Instructions, error) {
 		return nil, errors.New("kernel: cilium/ebpf does not encode the program back to the same bytecode")
 	}
 	return out, nil
-}
-
-// addFuncInfo gives every function of a program with bpf-to-bpf calls or
-// callbacks a BTF func_info, which the kernel demands of such programs:
-// static functions returning u64, so that the verifier checks each one in
-// the context of its callers, as it would without BTF.
-func addFuncInfo(insns []isa.Instruction, ci asm.Instructions) {
-	starts := insnedit.Functions(insns)
-	if len(starts) < 2 {
-		return
-	}
-	u64 := &btf.Int{Name: "unsigned long long", Size: 8}
-	for n, i := range starts {
-		name := "main"
-		if n > 0 {
-			name = fmt.Sprintf("func%d", n)
-		}
-		fn := &btf.Func{Name: name, Type: &btf.FuncProto{Return: u64}, Linkage: btf.StaticFunc}
-		ci[i] = btf.WithFuncMetadata(ci[i].WithSymbol(name), fn)
-	}
 }
 
 // sanitizeName keeps what the kernel accepts in an object name: at most 15

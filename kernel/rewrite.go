@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 	"github.com/ebpfvm/ebpfvm/internal/insnedit"
 	"github.com/ebpfvm/ebpfvm/isa"
 )
@@ -130,4 +132,25 @@ func parseRejection(log []string, fallback string, shift int) (reason string, in
 		}
 	}
 	return reason, insn
+}
+
+// AddFuncInfo gives every function of a program with bpf-to-bpf calls or
+// callbacks a BTF func_info, which the kernel demands of such programs:
+// static functions returning u64, so that the verifier checks each one in
+// the context of its callers, as it would without BTF. ci is insns as
+// cilium/ebpf's asm encodes them, one entry per instruction.
+func AddFuncInfo(insns []isa.Instruction, ci asm.Instructions) {
+	starts := insnedit.Functions(insns)
+	if len(starts) < 2 {
+		return
+	}
+	u64 := &btf.Int{Name: "unsigned long long", Size: 8}
+	for n, i := range starts {
+		name := "main"
+		if n > 0 {
+			name = fmt.Sprintf("func%d", n)
+		}
+		fn := &btf.Func{Name: name, Type: &btf.FuncProto{Return: u64}, Linkage: btf.StaticFunc}
+		ci[i] = btf.WithFuncMetadata(ci[i].WithSymbol(name), fn)
+	}
 }

@@ -17,9 +17,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/btf"
-	"github.com/ebpfvm/ebpfvm/internal/insnedit"
 	"github.com/ebpfvm/ebpfvm/isa"
+	"github.com/ebpfvm/ebpfvm/kernel"
 	"golang.org/x/sys/unix"
 )
 
@@ -186,7 +185,7 @@ func runKernelJob(j *kernelJob) kernelVerdict {
 	// Unprivileged loaders cannot load BTF: the kernel then judges the
 	// program without function information, as it would theirs.
 	if decoded, err := isa.Decode(j.Code); err == nil && os.Geteuid() == 0 {
-		addFuncInfo(decoded, insns)
+		kernel.AddFuncInfo(decoded, insns)
 	}
 	spec := &ebpf.ProgramSpec{Type: pt, Instructions: insns, License: "GPL"}
 	if pt == ebpf.Syscall {
@@ -220,25 +219,6 @@ func runKernelJob(j *kernelJob) kernelVerdict {
 			return kernelVerdict{Log: err.Error()}
 		}
 		return kernelVerdict{Err: err.Error()}
-	}
-}
-
-// addFuncInfo describes every function to the kernel as static, returning
-// a u64: with more than one function the kernel wants BTF func_info
-// (callbacks require it).
-func addFuncInfo(insns []isa.Instruction, ci asm.Instructions) {
-	starts := insnedit.Functions(insns)
-	if len(starts) < 2 {
-		return
-	}
-	u64 := &btf.Int{Name: "unsigned long long", Size: 8}
-	for n, i := range starts {
-		name := "main"
-		if n > 0 {
-			name = fmt.Sprintf("func%d", n)
-		}
-		fn := &btf.Func{Name: name, Type: &btf.FuncProto{Return: u64}, Linkage: btf.StaticFunc}
-		ci[i] = btf.WithFuncMetadata(ci[i].WithSymbol(name), fn)
 	}
 }
 
