@@ -93,9 +93,12 @@
 package kernel
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	stdmaps "maps"
+	"slices"
 
 	"github.com/ebpfvm/ebpfvm/isa"
 	"github.com/ebpfvm/ebpfvm/maps"
@@ -119,6 +122,27 @@ type Spec struct {
 	Program *Program
 	// Maps are created in the kernel, by name, before the program loads.
 	Maps map[string]*Map
+}
+
+// Clone returns a copy of s that shares no memory with it (map specs are
+// copied by value).
+func (s *Spec) Clone() *Spec {
+	prog := *s.Program
+	prog.Instructions = slices.Clone(s.Program.Instructions)
+	prog.References = stdmaps.Clone(s.Program.References)
+	out := &Spec{Program: &prog, Maps: make(map[string]*Map, len(s.Maps))}
+	for name, m := range s.Maps {
+		mc := *m
+		mc.Contents = make([]KV, len(m.Contents))
+		for i, kv := range m.Contents {
+			mc.Contents[i] = KV{Key: bytes.Clone(kv.Key), Value: bytes.Clone(kv.Value)}
+			for _, v := range kv.PerCPU {
+				mc.Contents[i].PerCPU = append(mc.Contents[i].PerCPU, bytes.Clone(v))
+			}
+		}
+		out.Maps[name] = &mc
+	}
+	return out
 }
 
 // Program is a program to load.

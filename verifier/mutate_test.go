@@ -1,7 +1,6 @@
 package verifier
 
 import (
-	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -204,7 +203,7 @@ func splitLines(s string) []string {
 // mutateUnsafe returns a copy of spec with an unsafe snippet of kind at its
 // entry, and a description.
 func mutateUnsafe(spec *kernel.Spec, kind string, r *rand.Rand) (*kernel.Spec, string, error) {
-	s := cloneKernelSpec(spec)
+	s := spec.Clone()
 	if _, ok := s.Maps["rb"]; !ok {
 		s.Maps["rb"] = &kernel.Map{Spec: rbSpec}
 	}
@@ -229,7 +228,7 @@ func mutateUnsafe(spec *kernel.Spec, kind string, r *rand.Rand) (*kernel.Spec, s
 // mutateRandom changes one field of one random instruction; the result
 // may or may not be safe.
 func mutateRandom(spec *kernel.Spec, r *rand.Rand) (*kernel.Spec, string) {
-	s := cloneKernelSpec(spec)
+	s := spec.Clone()
 	insns := s.Program.Instructions
 	for range 100 {
 		i := r.IntN(len(insns))
@@ -295,18 +294,6 @@ func wellFormed(insns []isa.Instruction) bool {
 	return last.IsExit() || last.IsUnconditionalJump()
 }
 
-func cloneKernelSpec(s *kernel.Spec) *kernel.Spec {
-	prog := *s.Program
-	prog.Instructions = slices.Clone(s.Program.Instructions)
-	prog.References = maps.Clone(s.Program.References)
-	out := &kernel.Spec{Program: &prog, Maps: map[string]*kernel.Map{}}
-	for name, m := range s.Maps {
-		mc := *m
-		out.Maps[name] = &mc
-	}
-	return out
-}
-
 // TestSnippets checks that every unsafe snippet assembles and that both
 // verifiers' verdict on it is a rejection, at the entry of a trivial
 // program with the campaign's maps.
@@ -322,7 +309,7 @@ func TestSnippets(t *testing.T) {
 	}
 	for _, kind := range unsafeKinds {
 		for i, src := range snippets[kind] {
-			s := cloneKernelSpec(base)
+			s := base.Clone()
 			s.Maps["rb"] = &kernel.Map{Spec: rbSpec}
 			src = strings.ReplaceAll(src, "{HVS}", "24")
 			code, refs, err := assembleSnippet(src, map[string]string{"HASH": "hash", "ARR": "arr", "RB": "rb"})

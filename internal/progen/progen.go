@@ -25,7 +25,6 @@ package progen
 import (
 	"bytes"
 	"encoding/binary"
-	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -64,26 +63,10 @@ type Program struct {
 // Clone returns a deep copy of p.
 func (p *Program) Clone() *Program {
 	c := *p
-	c.Spec = cloneSpec(p.Spec)
+	c.Spec = p.Spec.Clone()
 	c.Input = kernel.Input{Data: bytes.Clone(p.Input.Data), Context: bytes.Clone(p.Input.Context)}
 	c.OutSlots = slices.Clone(p.OutSlots)
 	return &c
-}
-
-func cloneSpec(s *kernel.Spec) *kernel.Spec {
-	prog := *s.Program
-	prog.Instructions = slices.Clone(s.Program.Instructions)
-	prog.References = maps.Clone(s.Program.References)
-	out := &kernel.Spec{Program: &prog, Maps: map[string]*kernel.Map{}}
-	for name, m := range s.Maps {
-		mc := *m
-		mc.Contents = make([]kernel.KV, len(m.Contents))
-		for i, kv := range m.Contents {
-			mc.Contents[i] = kernel.KV{Key: bytes.Clone(kv.Key), Value: bytes.Clone(kv.Value)}
-		}
-		out.Maps[name] = &mc
-	}
-	return out
 }
 
 // Map names.
