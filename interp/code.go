@@ -188,11 +188,12 @@ const (
 )
 
 // code is the compiled form of one vm.Program: one insn per slot, then the
-// two sentinels opFellOff and opBadTarget, then one never executed: the run
-// loop steps its pointer past an instruction before running it, and Go's
-// pointer rules (checked by -race) want that pointer inside the array even
-// at the last sentinel. Every branch target is within the array, so the run
-// loop indexes it without bounds checks.
+// two sentinels opFellOff and opBadTarget. Every branch target is within
+// insns, so the run loop indexes it without bounds checks. insns is a view
+// of an array with one more slot in front, never run: the run loop points
+// at the instruction before the one it runs next, and Go's pointer rules
+// (checked by -race) want that pointer inside the array, even before the
+// first instruction.
 type code struct {
 	prog  *vm.Program
 	insns []insn
@@ -200,10 +201,11 @@ type code struct {
 
 func compile(p *vm.Program) *code {
 	slots := p.Slots()
-	c := &code{prog: p, insns: make([]insn, slots+3)}
+	padded := make([]insn, 1+slots+2)
+	padded[0] = insn{op: opBadTarget}
+	c := &code{prog: p, insns: padded[1:]}
 	c.insns[slots] = insn{op: opFellOff}
 	c.insns[slots+1] = insn{op: opBadTarget}
-	c.insns[slots+2] = insn{op: opBadTarget}
 	for i, ins := range p.Insns {
 		slot := p.SlotOf[i]
 		ci := insn{op: uint8(ins.Opcode), dst: uint8(ins.Dst), src: uint8(ins.Src), off: int32(ins.Offset), imm: ins.Imm}

@@ -92,6 +92,7 @@ type state struct {
 	m         *vm.Machine
 	regions   []vm.Region
 	c         *code
+	base      unsafe.Pointer // &c.insns[0]
 	pc        int
 	n         uint64 // instructions executed, as in vm.Machine.Executed
 	limit     uint64 // instruction count of the next budget/cancellation check
@@ -116,24 +117,31 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 	regs[1], regs[2], regs[3], regs[4], regs[5] = args[0], args[1], args[2], args[3], args[4]
 	regs[10] = vm.FramePointer(m.Depth)
 
-	// compile guarantees that every branch lands inside c.insns (two
-	// sentinels follow the last slot), and the slow path checks call
-	// targets, so pc always indexes c.insns.
-	base := unsafe.Pointer(&c.insns[0])
-	ip := unsafe.Add(base, uintptr(pc)*insnSize)
-	// n counts executed instructions up to start, the first slot of the
-	// straight-line run in progress; the run's own instructions are added
-	// when it ends (a taken jump, a slow instruction, a fault), which keeps
-	// the per-instruction work of the hot loop to the dispatch itself.
-	n := m.Executed
-	start := ip
-	s.limit = min(m.Budget, n+pollInterval)
+	// compile guarantees that every branch lands inside c.insns (sentinels
+	// follow the last slot), and the slow path checks call targets, so ip
+	// always points into c.insns.
+	s.pc, s.n = pc, m.Executed
+	s.limit = min(m.Budget, s.n+pollInterval)
+	// ip points at the instruction being run, or before the loop's first
+	// step at the one before it (the slot before the first instruction is
+	// a padding sentinel), and the loop moves it on first: then every case
+	// ends with a jump to the loop's head and the compiler keeps ip in one
+	// host register, without a copy between the cases and the head.
+	//
+	// acc counts executed instructions, scaled by insnSize, less the
+	// address of the last instruction run: the count at any point is
+	// (acc + ip) / insnSize. Straight-line code thus counts itself by
+	// moving ip, and only a taken jump (and a lddw, which skips a slot)
+	// adjusts acc. ip and acc are the hot loop's only variables; nothing in
+	// the loop is live across a call, so that the compiler keeps both in
+	// host registers instead of spilling them at every instruction.
+	s.base = unsafe.Pointer(&c.insns[0])
+	ip := unsafe.Add(s.base, (pc-1)*insnSize)
+	acc := s.n*insnSize - uint64(uintptr(ip))
 
 	for {
-		ins := (*insn)(ip)
-		// ip moves past the instruction first, so that the cases end with
-		// a jump straight back here.
 		ip = unsafe.Add(ip, insnSize)
+		ins := (*insn)(ip)
 		// The common instructions first, one case per operation and
 		// operand source: a dense switch, which Go compiles into one
 		// indirect jump through a table, with no decoding left in the cases
@@ -141,291 +149,375 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 		// an earlier jump table over raw opcodes, which still decoded
 		// operands in each case, had been slower).
 		switch ins.kind {
-		case kGeneric:
-			goto generic
-		case kSlow:
-			goto slowNext
+		case kGeneric, kSlow:
+			goto slow
 		case kAdd64K:
-			regs[ins.dst&15] += uint64(ins.imm)
+			*reg(regs, ins.dst) += uint64(ins.imm)
+			continue
 		case kAdd64X:
-			regs[ins.dst&15] += regs[ins.src&15]
+			*reg(regs, ins.dst) += *reg(regs, ins.src)
+			continue
 		case kSub64K:
-			regs[ins.dst&15] -= uint64(ins.imm)
+			*reg(regs, ins.dst) -= uint64(ins.imm)
+			continue
 		case kSub64X:
-			regs[ins.dst&15] -= regs[ins.src&15]
+			*reg(regs, ins.dst) -= *reg(regs, ins.src)
+			continue
 		case kMul64K:
-			regs[ins.dst&15] *= uint64(ins.imm)
+			*reg(regs, ins.dst) *= uint64(ins.imm)
+			continue
 		case kMul64X:
-			regs[ins.dst&15] *= regs[ins.src&15]
+			*reg(regs, ins.dst) *= *reg(regs, ins.src)
+			continue
 		case kOr64K:
-			regs[ins.dst&15] |= uint64(ins.imm)
+			*reg(regs, ins.dst) |= uint64(ins.imm)
+			continue
 		case kOr64X:
-			regs[ins.dst&15] |= regs[ins.src&15]
+			*reg(regs, ins.dst) |= *reg(regs, ins.src)
+			continue
 		case kAnd64K:
-			regs[ins.dst&15] &= uint64(ins.imm)
+			*reg(regs, ins.dst) &= uint64(ins.imm)
+			continue
 		case kAnd64X:
-			regs[ins.dst&15] &= regs[ins.src&15]
+			*reg(regs, ins.dst) &= *reg(regs, ins.src)
+			continue
 		case kXor64K:
-			regs[ins.dst&15] ^= uint64(ins.imm)
+			*reg(regs, ins.dst) ^= uint64(ins.imm)
+			continue
 		case kXor64X:
-			regs[ins.dst&15] ^= regs[ins.src&15]
+			*reg(regs, ins.dst) ^= *reg(regs, ins.src)
+			continue
 		case kLsh64K:
-			regs[ins.dst&15] <<= uint64(ins.imm) & 63
+			*reg(regs, ins.dst) <<= uint64(ins.imm) & 63
+			continue
 		case kLsh64X:
-			regs[ins.dst&15] <<= regs[ins.src&15] & 63
+			*reg(regs, ins.dst) <<= *reg(regs, ins.src) & 63
+			continue
 		case kRsh64K:
-			regs[ins.dst&15] >>= uint64(ins.imm) & 63
+			*reg(regs, ins.dst) >>= uint64(ins.imm) & 63
+			continue
 		case kRsh64X:
-			regs[ins.dst&15] >>= regs[ins.src&15] & 63
+			*reg(regs, ins.dst) >>= *reg(regs, ins.src) & 63
+			continue
 		case kArsh64K:
-			regs[ins.dst&15] = uint64(int64(regs[ins.dst&15]) >> (uint64(ins.imm) & 63))
+			*reg(regs, ins.dst) = uint64(int64(*reg(regs, ins.dst)) >> (uint64(ins.imm) & 63))
+			continue
 		case kArsh64X:
-			regs[ins.dst&15] = uint64(int64(regs[ins.dst&15]) >> (regs[ins.src&15] & 63))
+			*reg(regs, ins.dst) = uint64(int64(*reg(regs, ins.dst)) >> (*reg(regs, ins.src) & 63))
+			continue
 		case kMov64K:
-			regs[ins.dst&15] = uint64(ins.imm)
+			*reg(regs, ins.dst) = uint64(ins.imm)
+			continue
 		case kMov64X:
-			regs[ins.dst&15] = regs[ins.src&15]
+			*reg(regs, ins.dst) = *reg(regs, ins.src)
+			continue
 		case kNeg64:
-			regs[ins.dst&15] = -regs[ins.dst&15]
+			*reg(regs, ins.dst) = -*reg(regs, ins.dst)
+			continue
 		case kAdd32K:
-			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) + uint32(ins.imm))
+			*reg(regs, ins.dst) = uint64(uint32(*reg(regs, ins.dst)) + uint32(ins.imm))
+			continue
 		case kAdd32X:
-			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) + uint32(regs[ins.src&15]))
+			*reg(regs, ins.dst) = uint64(uint32(*reg(regs, ins.dst)) + uint32(*reg(regs, ins.src)))
+			continue
 		case kSub32K:
-			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) - uint32(ins.imm))
+			*reg(regs, ins.dst) = uint64(uint32(*reg(regs, ins.dst)) - uint32(ins.imm))
+			continue
 		case kSub32X:
-			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) - uint32(regs[ins.src&15]))
+			*reg(regs, ins.dst) = uint64(uint32(*reg(regs, ins.dst)) - uint32(*reg(regs, ins.src)))
+			continue
 		case kMul32K:
-			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) * uint32(ins.imm))
+			*reg(regs, ins.dst) = uint64(uint32(*reg(regs, ins.dst)) * uint32(ins.imm))
+			continue
 		case kMul32X:
-			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) * uint32(regs[ins.src&15]))
+			*reg(regs, ins.dst) = uint64(uint32(*reg(regs, ins.dst)) * uint32(*reg(regs, ins.src)))
+			continue
 		case kOr32K:
-			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) | uint32(ins.imm))
+			*reg(regs, ins.dst) = uint64(uint32(*reg(regs, ins.dst)) | uint32(ins.imm))
+			continue
 		case kOr32X:
-			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) | uint32(regs[ins.src&15]))
+			*reg(regs, ins.dst) = uint64(uint32(*reg(regs, ins.dst)) | uint32(*reg(regs, ins.src)))
+			continue
 		case kAnd32K:
-			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) & uint32(ins.imm))
+			*reg(regs, ins.dst) = uint64(uint32(*reg(regs, ins.dst)) & uint32(ins.imm))
+			continue
 		case kAnd32X:
-			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) & uint32(regs[ins.src&15]))
+			*reg(regs, ins.dst) = uint64(uint32(*reg(regs, ins.dst)) & uint32(*reg(regs, ins.src)))
+			continue
 		case kXor32K:
-			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) ^ uint32(ins.imm))
+			*reg(regs, ins.dst) = uint64(uint32(*reg(regs, ins.dst)) ^ uint32(ins.imm))
+			continue
 		case kXor32X:
-			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) ^ uint32(regs[ins.src&15]))
+			*reg(regs, ins.dst) = uint64(uint32(*reg(regs, ins.dst)) ^ uint32(*reg(regs, ins.src)))
+			continue
 		case kLsh32K:
-			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) << (uint32(ins.imm) & 31))
+			*reg(regs, ins.dst) = uint64(uint32(*reg(regs, ins.dst)) << (uint32(ins.imm) & 31))
+			continue
 		case kLsh32X:
-			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) << (uint32(regs[ins.src&15]) & 31))
+			*reg(regs, ins.dst) = uint64(uint32(*reg(regs, ins.dst)) << (uint32(*reg(regs, ins.src)) & 31))
+			continue
 		case kRsh32K:
-			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) >> (uint32(ins.imm) & 31))
+			*reg(regs, ins.dst) = uint64(uint32(*reg(regs, ins.dst)) >> (uint32(ins.imm) & 31))
+			continue
 		case kRsh32X:
-			regs[ins.dst&15] = uint64(uint32(regs[ins.dst&15]) >> (uint32(regs[ins.src&15]) & 31))
+			*reg(regs, ins.dst) = uint64(uint32(*reg(regs, ins.dst)) >> (uint32(*reg(regs, ins.src)) & 31))
+			continue
 		case kArsh32K:
-			regs[ins.dst&15] = uint64(uint32(int32(regs[ins.dst&15]) >> (uint32(ins.imm) & 31)))
+			*reg(regs, ins.dst) = uint64(uint32(int32(*reg(regs, ins.dst)) >> (uint32(ins.imm) & 31)))
+			continue
 		case kArsh32X:
-			regs[ins.dst&15] = uint64(uint32(int32(regs[ins.dst&15]) >> (uint32(regs[ins.src&15]) & 31)))
+			*reg(regs, ins.dst) = uint64(uint32(int32(*reg(regs, ins.dst)) >> (uint32(*reg(regs, ins.src)) & 31)))
+			continue
 		case kMov32K:
-			regs[ins.dst&15] = uint64(uint32(ins.imm))
+			*reg(regs, ins.dst) = uint64(uint32(ins.imm))
+			continue
 		case kMov32X:
-			regs[ins.dst&15] = uint64(uint32(regs[ins.src&15]))
+			*reg(regs, ins.dst) = uint64(uint32(*reg(regs, ins.src)))
+			continue
 		case kJA:
 			goto taken
 		case kJEqK:
-			if regs[ins.dst&15] == uint64(ins.imm) {
+			if *reg(regs, ins.dst) == uint64(ins.imm) {
 				goto taken
 			}
+			continue
 		case kJEqX:
-			if regs[ins.dst&15] == regs[ins.src&15] {
+			if *reg(regs, ins.dst) == *reg(regs, ins.src) {
 				goto taken
 			}
+			continue
 		case kJNEK:
-			if regs[ins.dst&15] != uint64(ins.imm) {
+			if *reg(regs, ins.dst) != uint64(ins.imm) {
 				goto taken
 			}
+			continue
 		case kJNEX:
-			if regs[ins.dst&15] != regs[ins.src&15] {
+			if *reg(regs, ins.dst) != *reg(regs, ins.src) {
 				goto taken
 			}
+			continue
 		case kJGTK:
-			if regs[ins.dst&15] > uint64(ins.imm) {
+			if *reg(regs, ins.dst) > uint64(ins.imm) {
 				goto taken
 			}
+			continue
 		case kJGTX:
-			if regs[ins.dst&15] > regs[ins.src&15] {
+			if *reg(regs, ins.dst) > *reg(regs, ins.src) {
 				goto taken
 			}
+			continue
 		case kJGEK:
-			if regs[ins.dst&15] >= uint64(ins.imm) {
+			if *reg(regs, ins.dst) >= uint64(ins.imm) {
 				goto taken
 			}
+			continue
 		case kJGEX:
-			if regs[ins.dst&15] >= regs[ins.src&15] {
+			if *reg(regs, ins.dst) >= *reg(regs, ins.src) {
 				goto taken
 			}
+			continue
 		case kJLTK:
-			if regs[ins.dst&15] < uint64(ins.imm) {
+			if *reg(regs, ins.dst) < uint64(ins.imm) {
 				goto taken
 			}
+			continue
 		case kJLTX:
-			if regs[ins.dst&15] < regs[ins.src&15] {
+			if *reg(regs, ins.dst) < *reg(regs, ins.src) {
 				goto taken
 			}
+			continue
 		case kJLEK:
-			if regs[ins.dst&15] <= uint64(ins.imm) {
+			if *reg(regs, ins.dst) <= uint64(ins.imm) {
 				goto taken
 			}
+			continue
 		case kJLEX:
-			if regs[ins.dst&15] <= regs[ins.src&15] {
+			if *reg(regs, ins.dst) <= *reg(regs, ins.src) {
 				goto taken
 			}
+			continue
 		case kJSGTK:
-			if int64(regs[ins.dst&15]) > int64(uint64(ins.imm)) {
+			if int64(*reg(regs, ins.dst)) > int64(uint64(ins.imm)) {
 				goto taken
 			}
+			continue
 		case kJSGTX:
-			if int64(regs[ins.dst&15]) > int64(regs[ins.src&15]) {
+			if int64(*reg(regs, ins.dst)) > int64(*reg(regs, ins.src)) {
 				goto taken
 			}
+			continue
 		case kJSGEK:
-			if int64(regs[ins.dst&15]) >= int64(uint64(ins.imm)) {
+			if int64(*reg(regs, ins.dst)) >= int64(uint64(ins.imm)) {
 				goto taken
 			}
+			continue
 		case kJSGEX:
-			if int64(regs[ins.dst&15]) >= int64(regs[ins.src&15]) {
+			if int64(*reg(regs, ins.dst)) >= int64(*reg(regs, ins.src)) {
 				goto taken
 			}
+			continue
 		case kJSLTK:
-			if int64(regs[ins.dst&15]) < int64(uint64(ins.imm)) {
+			if int64(*reg(regs, ins.dst)) < int64(uint64(ins.imm)) {
 				goto taken
 			}
+			continue
 		case kJSLTX:
-			if int64(regs[ins.dst&15]) < int64(regs[ins.src&15]) {
+			if int64(*reg(regs, ins.dst)) < int64(*reg(regs, ins.src)) {
 				goto taken
 			}
+			continue
 		case kJSLEK:
-			if int64(regs[ins.dst&15]) <= int64(uint64(ins.imm)) {
+			if int64(*reg(regs, ins.dst)) <= int64(uint64(ins.imm)) {
 				goto taken
 			}
+			continue
 		case kJSLEX:
-			if int64(regs[ins.dst&15]) <= int64(regs[ins.src&15]) {
+			if int64(*reg(regs, ins.dst)) <= int64(*reg(regs, ins.src)) {
 				goto taken
 			}
+			continue
 		case kJSetK:
-			if regs[ins.dst&15]&uint64(ins.imm) != 0 {
+			if *reg(regs, ins.dst)&uint64(ins.imm) != 0 {
 				goto taken
 			}
+			continue
 		case kJSetX:
-			if regs[ins.dst&15]&regs[ins.src&15] != 0 {
+			if *reg(regs, ins.dst)&*reg(regs, ins.src) != 0 {
 				goto taken
 			}
+			continue
 		case kJ32EqK:
-			if uint32(regs[ins.dst&15]) == uint32(ins.imm) {
+			if uint32(*reg(regs, ins.dst)) == uint32(ins.imm) {
 				goto taken
 			}
+			continue
 		case kJ32EqX:
-			if uint32(regs[ins.dst&15]) == uint32(regs[ins.src&15]) {
+			if uint32(*reg(regs, ins.dst)) == uint32(*reg(regs, ins.src)) {
 				goto taken
 			}
+			continue
 		case kJ32NEK:
-			if uint32(regs[ins.dst&15]) != uint32(ins.imm) {
+			if uint32(*reg(regs, ins.dst)) != uint32(ins.imm) {
 				goto taken
 			}
+			continue
 		case kJ32NEX:
-			if uint32(regs[ins.dst&15]) != uint32(regs[ins.src&15]) {
+			if uint32(*reg(regs, ins.dst)) != uint32(*reg(regs, ins.src)) {
 				goto taken
 			}
+			continue
 		case kJ32GTK:
-			if uint32(regs[ins.dst&15]) > uint32(ins.imm) {
+			if uint32(*reg(regs, ins.dst)) > uint32(ins.imm) {
 				goto taken
 			}
+			continue
 		case kJ32GTX:
-			if uint32(regs[ins.dst&15]) > uint32(regs[ins.src&15]) {
+			if uint32(*reg(regs, ins.dst)) > uint32(*reg(regs, ins.src)) {
 				goto taken
 			}
+			continue
 		case kJ32GEK:
-			if uint32(regs[ins.dst&15]) >= uint32(ins.imm) {
+			if uint32(*reg(regs, ins.dst)) >= uint32(ins.imm) {
 				goto taken
 			}
+			continue
 		case kJ32GEX:
-			if uint32(regs[ins.dst&15]) >= uint32(regs[ins.src&15]) {
+			if uint32(*reg(regs, ins.dst)) >= uint32(*reg(regs, ins.src)) {
 				goto taken
 			}
+			continue
 		case kJ32LTK:
-			if uint32(regs[ins.dst&15]) < uint32(ins.imm) {
+			if uint32(*reg(regs, ins.dst)) < uint32(ins.imm) {
 				goto taken
 			}
+			continue
 		case kJ32LTX:
-			if uint32(regs[ins.dst&15]) < uint32(regs[ins.src&15]) {
+			if uint32(*reg(regs, ins.dst)) < uint32(*reg(regs, ins.src)) {
 				goto taken
 			}
+			continue
 		case kJ32LEK:
-			if uint32(regs[ins.dst&15]) <= uint32(ins.imm) {
+			if uint32(*reg(regs, ins.dst)) <= uint32(ins.imm) {
 				goto taken
 			}
+			continue
 		case kJ32LEX:
-			if uint32(regs[ins.dst&15]) <= uint32(regs[ins.src&15]) {
+			if uint32(*reg(regs, ins.dst)) <= uint32(*reg(regs, ins.src)) {
 				goto taken
 			}
+			continue
 		case kJ32SGTK:
-			if int32(uint32(regs[ins.dst&15])) > int32(uint32(ins.imm)) {
+			if int32(uint32(*reg(regs, ins.dst))) > int32(uint32(ins.imm)) {
 				goto taken
 			}
+			continue
 		case kJ32SGTX:
-			if int32(uint32(regs[ins.dst&15])) > int32(uint32(regs[ins.src&15])) {
+			if int32(uint32(*reg(regs, ins.dst))) > int32(uint32(*reg(regs, ins.src))) {
 				goto taken
 			}
+			continue
 		case kJ32SGEK:
-			if int32(uint32(regs[ins.dst&15])) >= int32(uint32(ins.imm)) {
+			if int32(uint32(*reg(regs, ins.dst))) >= int32(uint32(ins.imm)) {
 				goto taken
 			}
+			continue
 		case kJ32SGEX:
-			if int32(uint32(regs[ins.dst&15])) >= int32(uint32(regs[ins.src&15])) {
+			if int32(uint32(*reg(regs, ins.dst))) >= int32(uint32(*reg(regs, ins.src))) {
 				goto taken
 			}
+			continue
 		case kJ32SLTK:
-			if int32(uint32(regs[ins.dst&15])) < int32(uint32(ins.imm)) {
+			if int32(uint32(*reg(regs, ins.dst))) < int32(uint32(ins.imm)) {
 				goto taken
 			}
+			continue
 		case kJ32SLTX:
-			if int32(uint32(regs[ins.dst&15])) < int32(uint32(regs[ins.src&15])) {
+			if int32(uint32(*reg(regs, ins.dst))) < int32(uint32(*reg(regs, ins.src))) {
 				goto taken
 			}
+			continue
 		case kJ32SLEK:
-			if int32(uint32(regs[ins.dst&15])) <= int32(uint32(ins.imm)) {
+			if int32(uint32(*reg(regs, ins.dst))) <= int32(uint32(ins.imm)) {
 				goto taken
 			}
+			continue
 		case kJ32SLEX:
-			if int32(uint32(regs[ins.dst&15])) <= int32(uint32(regs[ins.src&15])) {
+			if int32(uint32(*reg(regs, ins.dst))) <= int32(uint32(*reg(regs, ins.src))) {
 				goto taken
 			}
+			continue
 		case kJ32SetK:
-			if uint32(regs[ins.dst&15])&uint32(ins.imm) != 0 {
+			if uint32(*reg(regs, ins.dst))&uint32(ins.imm) != 0 {
 				goto taken
 			}
+			continue
 		case kJ32SetX:
-			if uint32(regs[ins.dst&15])&uint32(regs[ins.src&15]) != 0 {
+			if uint32(*reg(regs, ins.dst))&uint32(*reg(regs, ins.src)) != 0 {
 				goto taken
 			}
+			continue
 		case kLdxB, kLdxH, kLdxW, kLdxDW:
-			p := translate(s.regions, regs[ins.src&15]+uint64(int64(ins.off)), 1<<(ins.kind-kLdxB))
+			p := translate(s.regions, *reg(regs, ins.src)+uint64(int64(ins.off)), 1<<(ins.kind-kLdxB))
 			if p == nil {
-				goto slowNext // a fault, or a context access
+				goto slow // a fault, or a context access
 			}
 			switch ins.kind {
 			case kLdxB:
-				regs[ins.dst&15] = load8(p)
+				*reg(regs, ins.dst) = load8(p)
 			case kLdxH:
-				regs[ins.dst&15] = load16(p)
+				*reg(regs, ins.dst) = load16(p)
 			case kLdxW:
-				regs[ins.dst&15] = load32(p)
+				*reg(regs, ins.dst) = load32(p)
 			default:
-				regs[ins.dst&15] = load64(p)
+				*reg(regs, ins.dst) = load64(p)
 			}
+			continue
 		case kStxB, kStxH, kStxW, kStxDW:
-			p := translateW(s.regions, regs[ins.dst&15]+uint64(int64(ins.off)), 1<<(ins.kind-kStxB))
+			p := translateW(s.regions, *reg(regs, ins.dst)+uint64(int64(ins.off)), 1<<(ins.kind-kStxB))
 			if p == nil {
-				goto slowNext
+				goto slow
 			}
-			switch v := regs[ins.src&15]; ins.kind {
+			switch v := *reg(regs, ins.src); ins.kind {
 			case kStxB:
 				store8(p, v)
 			case kStxH:
@@ -435,10 +527,11 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 			default:
 				store64(p, v)
 			}
+			continue
 		case kStB, kStH, kStW, kStDW:
-			p := translateW(s.regions, regs[ins.dst&15]+uint64(int64(ins.off)), 1<<(ins.kind-kStB))
+			p := translateW(s.regions, *reg(regs, ins.dst)+uint64(int64(ins.off)), 1<<(ins.kind-kStB))
 			if p == nil {
-				goto slowNext
+				goto slow
 			}
 			switch v := uint64(ins.imm); ins.kind {
 			case kStB:
@@ -450,292 +543,58 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 			default:
 				store64(p, v)
 			}
+			continue
 		case kLDDW:
 			// The resolved 64-bit value; the second slot is skipped.
-			regs[ins.dst&15] = uint64(ins.imm)
+			*reg(regs, ins.dst) = uint64(ins.imm)
 			ip = unsafe.Add(ip, insnSize)
-			start = unsafe.Add(start, insnSize) // a lddw counts as one instruction
+			acc -= insnSize // a lddw counts as one instruction
+
+			continue
 		}
 		continue
-
-	slowNext:
-		ip = unsafe.Add(ip, -insnSize)
-		goto slow
-
-	takenGeneric:
-		// A taken jump of the class decoder, which leaves ip at the jump.
-		ip = unsafe.Add(ip, insnSize)
 
 	taken:
-		// A taken jump; ip is past it.
-		n += uint64(uintptr(ip)-uintptr(start)) / insnSize
+		// A taken jump: ip moves to the slot before the target.
+		acc -= uint64(int64(ins.off) * insnSize)
 		ip = unsafe.Add(ip, int(ins.off)*insnSize)
-		start = ip
-		if ins.off < 0 {
-			goto backward
-		}
-		continue
-
-	generic:
-		// The rest, decoded by class, with ip at the instruction.
-		ip = unsafe.Add(ip, -insnSize)
-		{
-			op := ins.op
-			// By class, then by switches of at most seven cases, which Go
-			// compiles into compare trees. Every instruction can run here
-			// (TestConformance runs the suite through this path alone).
-			if cls := op & 7; cls == alu64 {
-				v := uint64(ins.imm)
-				if op&x != 0 {
-					v = regs[ins.src&15]
-				}
-				d := &regs[ins.dst&15]
-				if a := op & 0xf0; a < opRsh {
-					switch a {
-					case opAdd:
-						*d += v
-					case opSub:
-						*d -= v
-					case opMul:
-						*d *= v
-					case opDiv:
-						*d = div64(*d, v, ins.off)
-					case opOr:
-						*d |= v
-					case opAnd:
-						*d &= v
-					default: // opLsh
-						*d <<= v & 63
-					}
-				} else {
-					switch a {
-					case opRsh:
-						*d >>= v & 63
-					case opNeg:
-						*d = -*d
-					case opMod:
-						*d = mod64(*d, v, ins.off)
-					case opXor:
-						*d ^= v
-					case opMov:
-						if ins.off != 0 {
-							switch ins.off {
-							case 8:
-								v = uint64(int64(int8(v)))
-							case 16:
-								v = uint64(int64(int16(v)))
-							case 32:
-								v = uint64(int64(int32(v)))
-							default: // addr_space_cast
-								goto slow
-							}
-						}
-						*d = v
-					case opArsh:
-						*d = uint64(int64(*d) >> (v & 63))
-					case opEnd:
-						*d = bswap(*d, ins.imm)
-					default:
-						goto slow
-					}
-				}
-			} else if cls == jmp {
-				a := op & 0xf0
-				v := uint64(ins.imm)
-				if op&x != 0 {
-					v = regs[ins.src&15]
-				}
-				d := regs[ins.dst&15]
-				// The condition, by hand: as a function, the compiler does not
-				// inline it here.
-				var taken bool
-				if a < opJSet {
-					switch a {
-					case opJA:
-						taken = true
-					case opJEq:
-						taken = d == v
-					case opJGT:
-						taken = d > v
-					default: // opJGE
-						taken = d >= v
-					}
-				} else if a < opCall {
-					switch a {
-					case opJSet:
-						taken = d&v != 0
-					case opJNE:
-						taken = d != v
-					case opJSGT:
-						taken = int64(d) > int64(v)
-					default: // opJSGE
-						taken = int64(d) >= int64(v)
-					}
-				} else if a >= opJLT && a <= opJSLE {
-					switch a {
-					case opJLT:
-						taken = d < v
-					case opJLE:
-						taken = d <= v
-					case opJSLT:
-						taken = int64(d) < int64(v)
-					default: // opJSLE
-						taken = int64(d) <= int64(v)
-					}
-				} else {
-					goto slow // call, exit, may_goto
-				}
-				if taken {
-					goto takenGeneric
-				}
-			} else if cls == ldx {
-				size := accessSize(op)
-				p := translate(s.regions, regs[ins.src&15]+uint64(int64(ins.off)), size)
-				if p == nil {
-					goto slow // a fault, or a context access
-				}
-				d := &regs[ins.dst&15]
-				switch op {
-				case ldx | mem | szB:
-					*d = load8(p)
-				case ldx | mem | szH:
-					*d = load16(p)
-				case ldx | mem | szW:
-					*d = load32(p)
-				case ldx | mem | szDW:
-					*d = load64(p)
-				case ldx | memsx | szB:
-					*d = uint64(int64(int8(load8(p))))
-				case ldx | memsx | szH:
-					*d = uint64(int64(int16(load16(p))))
-				case ldx | memsx | szW:
-					*d = uint64(int64(int32(load32(p))))
-				}
-			} else if cls == stx || cls == st {
-				if op&0xe0 != mem {
-					goto slow // atomics
-				}
-				size := accessSize(op)
-				p := translateW(s.regions, regs[ins.dst&15]+uint64(int64(ins.off)), size)
-				if p == nil {
-					goto slow // a fault, or a context access
-				}
-				v := uint64(ins.imm)
-				if cls == stx {
-					v = regs[ins.src&15]
-				}
-				switch size {
-				case 1:
-					store8(p, v)
-				case 2:
-					store16(p, v)
-				case 4:
-					store32(p, v)
-				default:
-					store64(p, v)
-				}
-			} else if cls == alu {
-				v := uint32(ins.imm)
-				if op&x != 0 {
-					v = uint32(regs[ins.src&15])
-				}
-				d := &regs[ins.dst&15]
-				w := uint32(*d)
-				if a := op & 0xf0; a <= opAnd {
-					switch a {
-					case opAdd:
-						w += v
-					case opSub:
-						w -= v
-					case opMul:
-						w *= v
-					case opDiv:
-						w = div32(w, v, ins.off)
-					case opOr:
-						w |= v
-					case opAnd:
-						w &= v
-					}
-					*d = uint64(w)
-				} else if a <= opMod {
-					switch a {
-					case opLsh:
-						w <<= v & 31
-					case opRsh:
-						w >>= v & 31
-					case opNeg:
-						w = -w
-					case opMod:
-						w = mod32(w, v, ins.off)
-					}
-					*d = uint64(w)
-				} else {
-					switch a {
-					case opXor:
-						*d = uint64(w ^ v)
-					case opMov:
-						*d = movsx32(uint64(v), ins.off)
-					case opArsh:
-						*d = uint64(uint32(int32(w) >> (v & 31)))
-					case opEnd:
-						if op&x != 0 { // to big endian
-							*d = bswap(*d, ins.imm)
-						} else { // to little endian, the host order: only truncation
-							*d = truncate(*d, ins.imm)
-						}
-					default:
-						goto slow
-					}
-				}
-			} else if cls == jmp32 {
-				a := op & 0xf0
-				if a == opJA || a == opCall || a == opExit || a >= opJCnd {
-					goto slow // gotol
-				}
-				v := uint32(ins.imm)
-				if op&x != 0 {
-					v = uint32(regs[ins.src&15])
-				}
-				if cond32(a, uint32(regs[ins.dst&15]), v) {
-					goto takenGeneric
-				}
-			} else if op == ld|imm|szDW {
-				// The resolved 64-bit value; the second slot is skipped.
-				regs[ins.dst&15] = uint64(ins.imm)
-				ip = unsafe.Add(ip, insnSize)
-				start = unsafe.Add(start, insnSize) // a lddw counts as one instruction
-			} else {
-				goto slow
-			}
-		}
-		ip = unsafe.Add(ip, insnSize)
-		continue
-
-	backward:
-		// A taken backward jump: the periodic budget and cancellation check.
-		if n >= s.limit {
-			s.pc, s.n = int((uintptr(ip)-uintptr(base))/insnSize)-1-int(ins.off), n
-			if err := s.checkpoint(); err != nil {
+		if ins.off < 0 && (acc+uint64(uintptr(ip)))/insnSize >= s.limit {
+			// A backward jump past the count of the periodic budget and
+			// cancellation check.
+			s.pc = int(uintptr(ip)-uintptr(s.base))/insnSize + 1
+			s.n = (acc + uint64(uintptr(ip))) / insnSize
+			if err := s.checkpoint(s.pc - 1 - int(ins.off)); err != nil {
 				return 0, err
 			}
-			n = s.n
+			goto resume
 		}
 		continue
 
 	slow:
-		// Calls, exit, gotol, may_goto, atomics, legacy packet loads,
-		// addr_space_cast and the fault markers.
-		s.pc, s.n = int((uintptr(ip)-uintptr(base))/insnSize), n+uint64(uintptr(ip)-uintptr(start))/insnSize+1
+		// Everything the switch does not run, and the memory accesses it
+		// could not translate: s.slow, with the state in s.
+		s.pc = int(uintptr(ip)-uintptr(s.base)) / insnSize
+		s.n = (acc + uint64(uintptr(ip))) / insnSize
 		if err := s.slow(ins); err != nil {
 			return 0, err
 		}
 		if s.done {
 			return regs[0], nil
 		}
-		n, base = s.n, unsafe.Pointer(&s.c.insns[0])
-		ip = unsafe.Add(base, uintptr(s.pc)*insnSize)
-		start = ip
+
+	resume:
+		// Reload the loop's variables from s, where the slow path and
+		// checkpoints leave them (s.c may be another program now).
+		s.base = unsafe.Pointer(&s.c.insns[0])
+		ip = unsafe.Add(s.base, (s.pc-1)*insnSize)
+		acc = s.n*insnSize - uint64(uintptr(ip))
 	}
+}
+
+// reg is register r of regs, without the bounds check indexing costs: compile
+// keeps every register number below 16.
+func reg(regs *[16]uint64, r uint8) *uint64 {
+	return (*uint64)(unsafe.Add(unsafe.Pointer(regs), uintptr(r)*8))
 }
 
 // slow executes the instructions the hot loop does not. It reads the
@@ -747,15 +606,7 @@ func (s *state) slow(ins *insn) error {
 	pc := s.pc
 	switch ins.op {
 	case jmp32 | opJA | k: // gotol
-		s.pc = pc + 1 + int(ins.imm)
-		if ins.imm < 0 && s.n >= s.limit {
-			s.pc = pc
-			if err := s.checkpoint(); err != nil {
-				return err
-			}
-			s.pc = pc + 1 + int(ins.imm)
-		}
-		return nil
+		return s.jump(ins, int(ins.imm))
 
 	case jmp | opJCnd | k: // may_goto: falls through until the frame's count runs out
 		if s.mayCnt > 0 {
@@ -763,26 +614,7 @@ func (s *state) slow(ins *insn) error {
 			s.pc = pc + 1
 			return nil
 		}
-		if ins.off < 0 && s.n >= s.limit {
-			if err := s.checkpoint(); err != nil {
-				return err
-			}
-		}
-		s.pc = pc + 1 + int(ins.off)
-		return nil
-
-	case alu64 | opMov | x: // addr_space_cast (the hot loop runs the other moves)
-		return s.fault(vm.FaultInvalidInsn, "addr_space_cast needs an arena map, which ebpfvm does not support")
-
-	case ldx | mem | szB, ldx | mem | szH, ldx | mem | szW, ldx | mem | szDW,
-		ldx | memsx | szB, ldx | memsx | szH, ldx | memsx | szW,
-		st | mem | szB, st | mem | szH, st | mem | szW, st | mem | szDW,
-		stx | mem | szB, stx | mem | szH, stx | mem | szW, stx | mem | szDW:
-		if err := s.contextAccess(ins); err != nil {
-			return err
-		}
-		s.pc = pc + 1
-		return nil
+		return s.jump(ins, int(ins.off))
 
 	case stx | modeAtomic | szW, stx | modeAtomic | szDW:
 		if err := s.atomic(ins); err != nil {
@@ -830,7 +662,9 @@ func (s *state) slow(ins *insn) error {
 	case opInvalid:
 		return s.fault(vm.FaultInvalidInsn, fmt.Sprintf("opcode %#02x is not a valid instruction", ins.imm))
 	}
-	return s.fault(vm.FaultInvalidInsn, fmt.Sprintf("opcode %#02x", ins.op))
+	// What the hot loop's switch has no case for, and loads and stores it
+	// could not translate (context accesses and faults).
+	return s.generic(ins)
 }
 
 // exitRun ends the run from the entry frame.
@@ -854,7 +688,7 @@ func (s *state) call(ins *insn) error {
 	regs := &s.regs
 	pc := s.pc
 	if s.n >= s.limit {
-		if err := s.checkpoint(); err != nil {
+		if err := s.checkpoint(pc); err != nil {
 			return err
 		}
 	}
@@ -1074,14 +908,15 @@ func (s *state) memFault(ins *insn, pc int, n uint64) error {
 	return m.MemFault(kind, addr, int(size))
 }
 
-// checkpoint runs the budget and cancellation check at s.pc and sets the
-// count of the next one.
-func (s *state) checkpoint() error {
+// checkpoint runs the budget and cancellation check at the instruction pc
+// (a backward jump or a call) and sets the count of the next one.
+func (s *state) checkpoint(pc int) error {
 	m := s.m
 	if s.n > m.Budget {
+		s.pc = pc
 		return s.fault(vm.FaultBudget, fmt.Sprintf("executed %d instructions, budget %d", s.n, m.Budget))
 	}
-	m.PC = s.pc
+	m.PC = pc
 	if err := m.Poll(); err != nil {
 		m.Executed = s.n
 		return err
