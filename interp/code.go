@@ -208,7 +208,11 @@ func compile(p *vm.Program) *code {
 	c.insns[slots+1] = insn{op: opBadTarget}
 	for i, ins := range p.Insns {
 		slot := p.SlotOf[i]
-		ci := insn{op: uint8(ins.Opcode), dst: uint8(ins.Dst), src: uint8(ins.Src), off: int32(ins.Offset), imm: ins.Imm}
+		// Register numbers are masked to the 16 of state.regs: the hot
+		// loops index the registers by them without bounds checks (a
+		// valid instruction's are at most 10 where they are used; an
+		// unused field may hold anything a hand-built Instruction holds).
+		ci := insn{op: uint8(ins.Opcode), dst: uint8(ins.Dst) & 15, src: uint8(ins.Src) & 15, off: int32(ins.Offset), imm: ins.Imm}
 		if ins.Validate() != nil {
 			// Programs from isa.Decode are valid; an invalid one built by
 			// hand faults when it reaches the instruction.

@@ -14,10 +14,17 @@ import (
 // TestConformance runs every program of the public BPF conformance suite
 // through the interpreter, unverified, and checks its result or error.
 func TestConformance(t *testing.T) {
-	t.Run("dispatch", func(t *testing.T) { conformanceSuite(t, false) })
+	if haveFast {
+		t.Run("fast", func(t *testing.T) { conformanceSuite(t, false) })
+	}
+	// The Go loop, which runs everywhere fastRun does not exist.
+	t.Run("dispatch", func(t *testing.T) {
+		defer SetFast(SetFast(false))
+		conformanceSuite(t, false)
+	})
 	// The class decoder behind the dispatch switch handles every
 	// instruction on its own: run the suite through it alone too, so that
-	// the two paths are held to the same results.
+	// the paths are held to the same results.
 	t.Run("generic", func(t *testing.T) { conformanceSuite(t, true) })
 }
 

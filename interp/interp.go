@@ -122,6 +122,9 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 	// always points into c.insns.
 	s.pc, s.n = pc, m.Executed
 	s.limit = min(m.Budget, s.n+pollInterval)
+	if haveFast && useFast {
+		return s.runFast()
+	}
 	// ip points at the instruction being run, or before the loop's first
 	// step at the one before it (the slot before the first instruction is
 	// a padding sentinel), and the loop moves it on first: then every case
@@ -588,6 +591,24 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 		s.base = unsafe.Pointer(&s.c.insns[0])
 		ip = unsafe.Add(s.base, (s.pc-1)*insnSize)
 		acc = s.n*insnSize - uint64(uintptr(ip))
+	}
+}
+
+// useFast selects fastRun where it exists; tests turn it off to run the Go
+// loop on every platform.
+var useFast = true
+
+// runFast runs s in fastRun, and in s.slow what fastRun leaves to Go.
+func (s *state) runFast() (uint64, error) {
+	for {
+		s.base = unsafe.Pointer(&s.c.insns[0])
+		fastRun(s)
+		if err := s.slow(&s.c.insns[s.pc]); err != nil {
+			return 0, err
+		}
+		if s.done {
+			return s.regs[0], nil
+		}
 	}
 }
 

@@ -1,0 +1,149 @@
+package interp
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"unsafe"
+
+	"github.com/ebpfvm/ebpfvm/isa"
+	"github.com/ebpfvm/ebpfvm/progtype"
+	"github.com/ebpfvm/ebpfvm/vm"
+	"github.com/stretchr/testify/require"
+)
+
+// TestFastLayout checks what fast_amd64.s assumes of the types it reads
+// without go_asm.h: vm.Region's layout, the region shift, the write
+// permission bit and the pre-decoded instruction's field offsets.
+func TestFastLayout(t *testing.T) {
+	var r vm.Region
+	require.Equal(t, uintptr(16), unsafe.Sizeof(r), "translate scales region ids by 16")
+	require.Equal(t, uintptr(0), unsafe.Offsetof(r.Base))
+	require.Equal(t, uintptr(8), unsafe.Offsetof(r.Len))
+	require.Equal(t, uintptr(4), unsafe.Sizeof(r.Len))
+	require.Equal(t, uintptr(12), unsafe.Offsetof(r.Perm))
+	require.Equal(t, vm.Perm(2), vm.PermWrite)
+	require.Equal(t, 32, vm.RegionShift)
+	var ins insn
+	require.Equal(t, uintptr(1), unsafe.Offsetof(ins.dst))
+	require.Equal(t, uintptr(2), unsafe.Offsetof(ins.src))
+	require.Equal(t, uintptr(3), unsafe.Offsetof(ins.kind))
+	require.Equal(t, uintptr(4), unsafe.Offsetof(ins.off))
+	require.Equal(t, uintptr(8), unsafe.Offsetof(ins.imm))
+	require.Equal(t, uintptr(16), unsafe.Sizeof(ins))
+	require.Len(t, state{}.regs, 16, "handlers index the registers by a 4-bit number")
+}
+
+// TestFastGenerated checks that the committed fast_amd64.s and its
+// declarations are what gen_fast.go writes from the kinds of code.go.
+func TestFastGenerated(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the go tool is not on PATH")
+		}
+		t.Skip("the go tool is not on PATH")
+	}
+	dir := t.TempDir()
+	out, err := exec.Command(goTool, "run", "gen_fast.go", "-o", dir).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	for _, name := range []string{"fast_amd64.s", "fast_handlers_amd64.go"} {
+		want, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		got, err := os.ReadFile(name)
+		require.NoError(t, err)
+		require.True(t, bytes.Equal(want, got), "%s is stale: run go generate ./interp", name)
+	}
+}
+
+// TestFastKinds runs every ALU and jump opcode the hot loops have a case
+// for on random registers and operands, in fastRun and in the Go loop, and
+// compares the registers after it (and whether the jump was taken).
+func TestFastKinds(t *testing.T) {
+	if !haveFast {
+		t.Skip("no fastRun on this platform: the Go loop is the only one")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	special := []int64{0, 1, -1, 31, 32, 33, 63, 64, 65, math.MaxInt32, math.MinInt32, math.MaxInt64, math.MinInt64, 0xffffffff, 0x80000000}
+	value := func() int64 {
+		if rng.IntN(3) == 0 {
+			return special[rng.IntN(len(special))]
+		}
+		return int64(rng.Uint64())
+	}
+	tested := 0
+	counts := map[bool]int{} // jumps and ALU instructions by the marker
+	for op := range 256 {
+		kd := kinds[op]
+		if kd == kGeneric || kd == kSlow || kd == kLDDW || kd >= kLdxB && kd <= kStDW {
+			continue
+		}
+		tested++
+		for range 200 {
+			var insns []isa.Instruction
+			// r1 (the memory) is kept on the stack.
+			insns = append(insns, isa.Store(isa.R10, -8, isa.R1, isa.SizeDW))
+			for r := isa.R0; r <= isa.R9; r++ {
+				insns = append(insns, isa.LoadImm64(r, value()))
+			}
+			imm := value()
+			if rng.IntN(2) == 0 {
+				imm = int64(int32(imm))
+			}
+			ins := isa.Instruction{
+				Opcode: isa.Opcode(op),
+				Dst:    isa.Register(rng.IntN(10)),
+				Src:    isa.Register(rng.IntN(10)),
+				Imm:    int64(int32(imm)),
+			}
+			if isa.Opcode(op).Class() == isa.ClassJMP || isa.Opcode(op).Class() == isa.ClassJMP32 {
+				ins.Offset = 1 // over the marker below
+			}
+			if isa.Opcode(op)&0x08 == 0 && isa.Opcode(op).Class() != isa.ClassJMP && isa.Opcode(op).Class() != isa.ClassJMP32 {
+				ins.Src = 0
+			}
+			if err := ins.Validate(); err != nil {
+				ins.Dst, ins.Src = 0, 0
+				if ins.Validate() != nil {
+					break // not an instruction with this encoding
+				}
+			}
+			// A taken jump skips the marker, which the not taken path
+			// stores over the stack's zero.
+			insns = append(insns, isa.StoreImm(isa.R10, -16, 0, isa.SizeDW), ins, isa.StoreImm(isa.R10, -16, 0x5a5a, isa.SizeDW))
+			// Save r0..r9 into the memory.
+			insns = append(insns, isa.Store(isa.R10, -24, isa.R1, isa.SizeDW), isa.Load(isa.R1, isa.R10, -8, isa.SizeDW))
+			for r := isa.R0; r <= isa.R9; r++ {
+				if r != isa.R1 {
+					insns = append(insns, isa.Store(isa.R1, int16(8*r), r, isa.SizeDW))
+				}
+			}
+			insns = append(insns, isa.Load(isa.R2, isa.R10, -24, isa.SizeDW), isa.Store(isa.R1, 8, isa.R2, isa.SizeDW))
+			insns = append(insns, isa.Load(isa.R2, isa.R10, -16, isa.SizeDW), isa.Store(isa.R1, 80, isa.R2, isa.SizeDW), isa.ALUMov.Imm(isa.R0, 0), isa.Return())
+			taken := [2]bool{}
+			mems := [2][]byte{}
+			for i, fast := range []bool{true, false} {
+				func() {
+					defer SetFast(SetFast(fast))
+					p, err := vm.NewProgram(insns, vm.ProgramOptions{})
+					require.NoError(t, err)
+					m := vm.NewMachine(nil)
+					args, out, err := progtype.SetupRaw(m, make([]byte, 88))
+					require.NoError(t, err)
+					_, err = New(p).Run(m, args[:]...)
+					require.NoError(t, err)
+					mems[i] = append([]byte(nil), out...)
+					taken[i] = out[80] == 0
+				}()
+			}
+			require.Equal(t, mems[1], mems[0], "fastRun and the Go loop differ on %v", ins)
+			counts[taken[0]]++
+		}
+	}
+	require.Greater(t, counts[true], 1000, "taken jumps")
+	require.Equal(t, 86, tested, "ALU64 21, ALU 20, JMP 23 and JMP32 22 opcodes")
+}
