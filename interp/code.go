@@ -130,6 +130,31 @@ const (
 	kJ32SetK
 	kJ32SetX
 
+	// Less common ALU instructions, told apart by offset or immediate too.
+	kDiv64K // unsigned (offset 0); sdiv and smod are generic
+	kDiv64X
+	kMod64K
+	kMod64X
+	kDiv32K
+	kDiv32X
+	kMod32K
+	kMod32X
+	kNeg32
+	kLe16 // to little endian, the host's order: truncation
+	kLe32
+	kLe64
+	kBswap16 // be16 and bswap16
+	kBswap32
+	kBswap64
+	kMovsx64B // movsx: mov with offset 8, 16 or 32
+	kMovsx64H
+	kMovsx64W
+	kMovsx32B
+	kMovsx32H
+	kLdxSB // memsx loads
+	kLdxSH
+	kLdxSW
+
 	kSlow // calls, exit, atomics, legacy packet loads: straight to the slow path
 )
 
@@ -166,15 +191,69 @@ var kinds = func() (t [256]uint8) {
 	return t
 }()
 
-// kindOf is the kind of a valid instruction: its opcode's, unless an
-// offset gives the opcode another meaning (sdiv/smod, movsx,
-// addr_space_cast), which the generic path decodes.
+// kindOf is the kind of a valid instruction: its opcode's, or for the
+// opcodes whose offset or immediate says more (div and mod, mov, the byte
+// swaps) the kind of that meaning; those without one (sdiv, smod,
+// addr_space_cast) are kGeneric.
 func kindOf(ins isa.Instruction) uint8 {
-	kd := kinds[uint8(ins.Opcode)]
-	if kd == kMov64K || kd == kMov64X || kd == kMov32K || kd == kMov32X {
+	op := uint8(ins.Opcode)
+	switch op {
+	case alu64 | opDiv | k, alu64 | opDiv | x, alu64 | opMod | k, alu64 | opMod | x,
+		alu | opDiv | k, alu | opDiv | x, alu | opMod | k, alu | opMod | x:
 		if ins.Offset != 0 {
 			return kGeneric
 		}
+		base := kDiv64K
+		if op&0x07 == alu {
+			base = kDiv32K
+		}
+		if op&0xf0 == opMod {
+			base += 2
+		}
+		if op&x != 0 {
+			base++
+		}
+		return base
+	case alu | opNeg:
+		return kNeg32
+	case alu | opEnd | k, alu | opEnd | x, alu64 | opEnd | k:
+		base := kBswap16
+		if op == alu|opEnd|k {
+			base = kLe16
+		}
+		switch ins.Imm {
+		case 16:
+			return base
+		case 32:
+			return base + 1
+		case 64:
+			return base + 2
+		}
+		return kGeneric
+	case ldx | memsx | szB:
+		return kLdxSB
+	case ldx | memsx | szH:
+		return kLdxSH
+	case ldx | memsx | szW:
+		return kLdxSW
+	}
+	kd := kinds[op]
+	if kd == kMov64K || kd == kMov64X || kd == kMov32K || kd == kMov32X {
+		switch {
+		case ins.Offset == 0:
+			return kd
+		case kd == kMov64X && ins.Offset == 8:
+			return kMovsx64B
+		case kd == kMov64X && ins.Offset == 16:
+			return kMovsx64H
+		case kd == kMov64X && ins.Offset == 32:
+			return kMovsx64W
+		case kd == kMov32X && ins.Offset == 8:
+			return kMovsx32B
+		case kd == kMov32X && ins.Offset == 16:
+			return kMovsx32H
+		}
+		return kGeneric
 	}
 	return kd
 }

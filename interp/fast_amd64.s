@@ -421,6 +421,236 @@ TEXT ·fxNeg64(SB), NOSPLIT, $0-0
 	NEGQ REG(AX)
 	NEXT
 
+// kDiv64K: dst /= imm, unsigned, 64-bit
+TEXT ·fxDiv64K(SB), NOSPLIT, $0-0
+	MOVBLZX 1(SI), BX
+	MOVQ 8(SI), CX
+	TESTQ CX, CX
+	JEQ zero
+	MOVQ DX, R12
+	MOVQ REG(BX), AX
+	XORL DX, DX
+	DIVQ CX
+	MOVQ AX, REG(BX)
+	MOVQ R12, DX
+	NEXT
+zero:
+	MOVQ $0, REG(BX)
+	NEXT
+
+// kDiv64X: dst /= src, unsigned, 64-bit
+TEXT ·fxDiv64X(SB), NOSPLIT, $0-0
+	MOVBLZX 1(SI), BX
+	MOVBLZX 2(SI), CX
+	MOVQ REG(CX), CX
+	TESTQ CX, CX
+	JEQ zero
+	MOVQ DX, R12
+	MOVQ REG(BX), AX
+	XORL DX, DX
+	DIVQ CX
+	MOVQ AX, REG(BX)
+	MOVQ R12, DX
+	NEXT
+zero:
+	MOVQ $0, REG(BX)
+	NEXT
+
+// kMod64K: dst %= imm, unsigned, 64-bit
+TEXT ·fxMod64K(SB), NOSPLIT, $0-0
+	MOVBLZX 1(SI), BX
+	MOVQ 8(SI), CX
+	TESTQ CX, CX
+	JEQ zero
+	MOVQ DX, R12
+	MOVQ REG(BX), AX
+	XORL DX, DX
+	DIVQ CX
+	MOVQ DX, REG(BX)
+	MOVQ R12, DX
+	NEXT
+zero:
+	NEXT
+
+// kMod64X: dst %= src, unsigned, 64-bit
+TEXT ·fxMod64X(SB), NOSPLIT, $0-0
+	MOVBLZX 1(SI), BX
+	MOVBLZX 2(SI), CX
+	MOVQ REG(CX), CX
+	TESTQ CX, CX
+	JEQ zero
+	MOVQ DX, R12
+	MOVQ REG(BX), AX
+	XORL DX, DX
+	DIVQ CX
+	MOVQ DX, REG(BX)
+	MOVQ R12, DX
+	NEXT
+zero:
+	NEXT
+
+// kDiv32K: dst /= imm, unsigned, 32-bit
+TEXT ·fxDiv32K(SB), NOSPLIT, $0-0
+	MOVBLZX 1(SI), BX
+	MOVL 8(SI), CX
+	TESTL CX, CX
+	JEQ zero
+	MOVQ DX, R12
+	MOVL REG(BX), AX
+	XORL DX, DX
+	DIVL CX
+	MOVQ AX, REG(BX)
+	MOVQ R12, DX
+	NEXT
+zero:
+	MOVQ $0, REG(BX)
+	NEXT
+
+// kDiv32X: dst /= src, unsigned, 32-bit
+TEXT ·fxDiv32X(SB), NOSPLIT, $0-0
+	MOVBLZX 1(SI), BX
+	MOVBLZX 2(SI), CX
+	MOVL REG(CX), CX
+	TESTL CX, CX
+	JEQ zero
+	MOVQ DX, R12
+	MOVL REG(BX), AX
+	XORL DX, DX
+	DIVL CX
+	MOVQ AX, REG(BX)
+	MOVQ R12, DX
+	NEXT
+zero:
+	MOVQ $0, REG(BX)
+	NEXT
+
+// kMod32K: dst %= imm, unsigned, 32-bit
+TEXT ·fxMod32K(SB), NOSPLIT, $0-0
+	MOVBLZX 1(SI), BX
+	MOVL 8(SI), CX
+	TESTL CX, CX
+	JEQ zero
+	MOVQ DX, R12
+	MOVL REG(BX), AX
+	XORL DX, DX
+	DIVL CX
+	MOVQ DX, REG(BX)
+	MOVQ R12, DX
+	NEXT
+zero:
+	MOVL REG(BX), AX
+	MOVQ AX, REG(BX)
+	NEXT
+
+// kMod32X: dst %= src, unsigned, 32-bit
+TEXT ·fxMod32X(SB), NOSPLIT, $0-0
+	MOVBLZX 1(SI), BX
+	MOVBLZX 2(SI), CX
+	MOVL REG(CX), CX
+	TESTL CX, CX
+	JEQ zero
+	MOVQ DX, R12
+	MOVL REG(BX), AX
+	XORL DX, DX
+	DIVL CX
+	MOVQ DX, REG(BX)
+	MOVQ R12, DX
+	NEXT
+zero:
+	MOVL REG(BX), AX
+	MOVQ AX, REG(BX)
+	NEXT
+
+// kNeg32: dst = -dst, 32-bit
+TEXT ·fxNeg32(SB), NOSPLIT, $0-0
+	MOVBLZX 1(SI), AX
+	MOVL REG(AX), BX
+	NEGL BX
+	MOVQ BX, REG(AX)
+	NEXT
+
+// kLe16: dst = (u16)dst
+TEXT ·fxLe16(SB), NOSPLIT, $0-0
+	MOVBLZX 1(SI), AX
+	MOVWQZX REG(AX), BX
+	MOVQ BX, REG(AX)
+	NEXT
+
+// kLe32: dst = (u32)dst
+TEXT ·fxLe32(SB), NOSPLIT, $0-0
+	MOVBLZX 1(SI), AX
+	MOVL REG(AX), BX
+	MOVQ BX, REG(AX)
+	NEXT
+
+// kLe64: dst = dst
+TEXT ·fxLe64(SB), NOSPLIT, $0-0
+	NEXT
+
+// kBswap16: dst = bswap16(dst)
+TEXT ·fxBswap16(SB), NOSPLIT, $0-0
+	MOVBLZX 1(SI), AX
+	MOVWQZX REG(AX), BX
+	ROLW $8, BX
+	MOVQ BX, REG(AX)
+	NEXT
+
+// kBswap32: dst = bswap32(dst)
+TEXT ·fxBswap32(SB), NOSPLIT, $0-0
+	MOVBLZX 1(SI), AX
+	MOVL REG(AX), BX
+	BSWAPL BX
+	MOVQ BX, REG(AX)
+	NEXT
+
+// kBswap64: dst = bswap64(dst)
+TEXT ·fxBswap64(SB), NOSPLIT, $0-0
+	MOVBLZX 1(SI), AX
+	MOVQ REG(AX), BX
+	BSWAPQ BX
+	MOVQ BX, REG(AX)
+	NEXT
+
+// kMovsx64B: dst = (s8)src
+TEXT ·fxMovsx64B(SB), NOSPLIT, $0-0
+	MOVBLZX 1(SI), AX
+	MOVBLZX 2(SI), CX
+	MOVBQSX REG(CX), BX
+	MOVQ BX, REG(AX)
+	NEXT
+
+// kMovsx64H: dst = (s16)src
+TEXT ·fxMovsx64H(SB), NOSPLIT, $0-0
+	MOVBLZX 1(SI), AX
+	MOVBLZX 2(SI), CX
+	MOVWQSX REG(CX), BX
+	MOVQ BX, REG(AX)
+	NEXT
+
+// kMovsx64W: dst = (s32)src
+TEXT ·fxMovsx64W(SB), NOSPLIT, $0-0
+	MOVBLZX 1(SI), AX
+	MOVBLZX 2(SI), CX
+	MOVLQSX REG(CX), BX
+	MOVQ BX, REG(AX)
+	NEXT
+
+// kMovsx32B: dst = (u32)(s8)src
+TEXT ·fxMovsx32B(SB), NOSPLIT, $0-0
+	MOVBLZX 1(SI), AX
+	MOVBLZX 2(SI), CX
+	MOVBLSX REG(CX), BX
+	MOVQ BX, REG(AX)
+	NEXT
+
+// kMovsx32H: dst = (u32)(s16)src
+TEXT ·fxMovsx32H(SB), NOSPLIT, $0-0
+	MOVBLZX 1(SI), AX
+	MOVBLZX 2(SI), CX
+	MOVWLSX REG(CX), BX
+	MOVQ BX, REG(AX)
+	NEXT
+
 // kJA: goto +off
 TEXT ·fxJA(SB), NOSPLIT, $0-0
 	MOVLQSX 4(SI), CX
@@ -1472,7 +1702,7 @@ forward:
 exit:
 	JMP ·fxExit(SB)
 
-// kLdxB: dst = *(size 1 *)(src + off)
+// kLdxB: dst = *(u8 *)(src + off)
 TEXT ·fxLdxB(SB), NOSPLIT, $0-0
 	MOVBLZX 2(SI), AX
 	MOVQ REG(AX), BX
@@ -1497,7 +1727,7 @@ TEXT ·fxLdxB(SB), NOSPLIT, $0-0
 exit:
 	JMP ·fxExit(SB)
 
-// kLdxH: dst = *(size 2 *)(src + off)
+// kLdxH: dst = *(u16 *)(src + off)
 TEXT ·fxLdxH(SB), NOSPLIT, $0-0
 	MOVBLZX 2(SI), AX
 	MOVQ REG(AX), BX
@@ -1522,7 +1752,7 @@ TEXT ·fxLdxH(SB), NOSPLIT, $0-0
 exit:
 	JMP ·fxExit(SB)
 
-// kLdxW: dst = *(size 4 *)(src + off)
+// kLdxW: dst = *(u32 *)(src + off)
 TEXT ·fxLdxW(SB), NOSPLIT, $0-0
 	MOVBLZX 2(SI), AX
 	MOVQ REG(AX), BX
@@ -1547,7 +1777,7 @@ TEXT ·fxLdxW(SB), NOSPLIT, $0-0
 exit:
 	JMP ·fxExit(SB)
 
-// kLdxDW: dst = *(size 8 *)(src + off)
+// kLdxDW: dst = *(u64 *)(src + off)
 TEXT ·fxLdxDW(SB), NOSPLIT, $0-0
 	MOVBLZX 2(SI), AX
 	MOVQ REG(AX), BX
@@ -1566,6 +1796,81 @@ TEXT ·fxLdxDW(SB), NOSPLIT, $0-0
 	JHI exit
 	ADDQ (CX), BX
 	MOVQ (BX), BX
+	MOVBLZX 1(SI), AX
+	MOVQ BX, REG(AX)
+	NEXT
+exit:
+	JMP ·fxExit(SB)
+
+// kLdxSB: dst = *(s8 *)(src + off)
+TEXT ·fxLdxSB(SB), NOSPLIT, $0-0
+	MOVBLZX 2(SI), AX
+	MOVQ REG(AX), BX
+	MOVLQSX 4(SI), CX
+	ADDQ CX, BX
+	MOVQ BX, CX
+	SHRQ $32, CX
+	CMPQ CX, R10
+	JCC exit
+	SHLQ $4, CX
+	ADDQ R9, CX
+	MOVL BX, BX
+	LEAQ 1(BX), AX
+	MOVL 8(CX), R12
+	CMPQ AX, R12
+	JHI exit
+	ADDQ (CX), BX
+	MOVBQSX (BX), BX
+	MOVBLZX 1(SI), AX
+	MOVQ BX, REG(AX)
+	NEXT
+exit:
+	JMP ·fxExit(SB)
+
+// kLdxSH: dst = *(s16 *)(src + off)
+TEXT ·fxLdxSH(SB), NOSPLIT, $0-0
+	MOVBLZX 2(SI), AX
+	MOVQ REG(AX), BX
+	MOVLQSX 4(SI), CX
+	ADDQ CX, BX
+	MOVQ BX, CX
+	SHRQ $32, CX
+	CMPQ CX, R10
+	JCC exit
+	SHLQ $4, CX
+	ADDQ R9, CX
+	MOVL BX, BX
+	LEAQ 2(BX), AX
+	MOVL 8(CX), R12
+	CMPQ AX, R12
+	JHI exit
+	ADDQ (CX), BX
+	MOVWQSX (BX), BX
+	MOVBLZX 1(SI), AX
+	MOVQ BX, REG(AX)
+	NEXT
+exit:
+	JMP ·fxExit(SB)
+
+// kLdxSW: dst = *(s32 *)(src + off)
+TEXT ·fxLdxSW(SB), NOSPLIT, $0-0
+	MOVBLZX 2(SI), AX
+	MOVQ REG(AX), BX
+	MOVLQSX 4(SI), CX
+	ADDQ CX, BX
+	MOVQ BX, CX
+	SHRQ $32, CX
+	CMPQ CX, R10
+	JCC exit
+	SHLQ $4, CX
+	ADDQ R9, CX
+	MOVL BX, BX
+	LEAQ 4(BX), AX
+	MOVL 8(CX), R12
+	CMPQ AX, R12
+	JHI exit
+	ADDQ (CX), BX
+	MOVLQSX (BX), BX
 	MOVBLZX 1(SI), AX
 	MOVQ BX, REG(AX)
 	NEXT
@@ -1894,29 +2199,29 @@ DATA ·fastTable+768(SB)/8, $·fxJ32SLEK(SB)
 DATA ·fastTable+776(SB)/8, $·fxJ32SLEX(SB)
 DATA ·fastTable+784(SB)/8, $·fxJ32SetK(SB)
 DATA ·fastTable+792(SB)/8, $·fxJ32SetX(SB)
-DATA ·fastTable+800(SB)/8, $·fxExit(SB)
-DATA ·fastTable+808(SB)/8, $·fxExit(SB)
-DATA ·fastTable+816(SB)/8, $·fxExit(SB)
-DATA ·fastTable+824(SB)/8, $·fxExit(SB)
-DATA ·fastTable+832(SB)/8, $·fxExit(SB)
-DATA ·fastTable+840(SB)/8, $·fxExit(SB)
-DATA ·fastTable+848(SB)/8, $·fxExit(SB)
-DATA ·fastTable+856(SB)/8, $·fxExit(SB)
-DATA ·fastTable+864(SB)/8, $·fxExit(SB)
-DATA ·fastTable+872(SB)/8, $·fxExit(SB)
-DATA ·fastTable+880(SB)/8, $·fxExit(SB)
-DATA ·fastTable+888(SB)/8, $·fxExit(SB)
-DATA ·fastTable+896(SB)/8, $·fxExit(SB)
-DATA ·fastTable+904(SB)/8, $·fxExit(SB)
-DATA ·fastTable+912(SB)/8, $·fxExit(SB)
-DATA ·fastTable+920(SB)/8, $·fxExit(SB)
-DATA ·fastTable+928(SB)/8, $·fxExit(SB)
-DATA ·fastTable+936(SB)/8, $·fxExit(SB)
-DATA ·fastTable+944(SB)/8, $·fxExit(SB)
-DATA ·fastTable+952(SB)/8, $·fxExit(SB)
-DATA ·fastTable+960(SB)/8, $·fxExit(SB)
-DATA ·fastTable+968(SB)/8, $·fxExit(SB)
-DATA ·fastTable+976(SB)/8, $·fxExit(SB)
+DATA ·fastTable+800(SB)/8, $·fxDiv64K(SB)
+DATA ·fastTable+808(SB)/8, $·fxDiv64X(SB)
+DATA ·fastTable+816(SB)/8, $·fxMod64K(SB)
+DATA ·fastTable+824(SB)/8, $·fxMod64X(SB)
+DATA ·fastTable+832(SB)/8, $·fxDiv32K(SB)
+DATA ·fastTable+840(SB)/8, $·fxDiv32X(SB)
+DATA ·fastTable+848(SB)/8, $·fxMod32K(SB)
+DATA ·fastTable+856(SB)/8, $·fxMod32X(SB)
+DATA ·fastTable+864(SB)/8, $·fxNeg32(SB)
+DATA ·fastTable+872(SB)/8, $·fxLe16(SB)
+DATA ·fastTable+880(SB)/8, $·fxLe32(SB)
+DATA ·fastTable+888(SB)/8, $·fxLe64(SB)
+DATA ·fastTable+896(SB)/8, $·fxBswap16(SB)
+DATA ·fastTable+904(SB)/8, $·fxBswap32(SB)
+DATA ·fastTable+912(SB)/8, $·fxBswap64(SB)
+DATA ·fastTable+920(SB)/8, $·fxMovsx64B(SB)
+DATA ·fastTable+928(SB)/8, $·fxMovsx64H(SB)
+DATA ·fastTable+936(SB)/8, $·fxMovsx64W(SB)
+DATA ·fastTable+944(SB)/8, $·fxMovsx32B(SB)
+DATA ·fastTable+952(SB)/8, $·fxMovsx32H(SB)
+DATA ·fastTable+960(SB)/8, $·fxLdxSB(SB)
+DATA ·fastTable+968(SB)/8, $·fxLdxSH(SB)
+DATA ·fastTable+976(SB)/8, $·fxLdxSW(SB)
 DATA ·fastTable+984(SB)/8, $·fxExit(SB)
 DATA ·fastTable+992(SB)/8, $·fxExit(SB)
 DATA ·fastTable+1000(SB)/8, $·fxExit(SB)

@@ -223,6 +223,89 @@ TEXT ·fxExit(SB), NOSPLIT, $0-0
 	g.p("\tNEGQ REG(AX)")
 	g.p("\tNEXT")
 
+	// Unsigned division and modulo: by zero, div gives 0 and mod leaves
+	// the dividend (zero-extended in 32 bits). DIV takes DX, which holds
+	// acc: R12 keeps it meanwhile.
+	for _, width := range []string{"64", "32"} {
+		sfx, load := "Q", "MOVQ"
+		if width == "32" {
+			sfx, load = "L", "MOVL"
+		}
+		for _, op := range []string{"Div", "Mod"} {
+			for _, src := range []string{"K", "X"} {
+				kind := "k" + op + width + src
+				g.handler(kind, fmt.Sprintf("%s: dst %s= %s, unsigned, %s-bit", kind, map[string]string{"Div": "/", "Mod": "%"}[op], map[string]string{"K": "imm", "X": "src"}[src], width))
+				g.p("	MOVBLZX 1(SI), BX")
+				if src == "X" {
+					g.p("	MOVBLZX 2(SI), CX")
+					g.p("	%s REG(CX), CX", load)
+				} else {
+					g.p("	%s 8(SI), CX", load)
+				}
+				g.p("	TEST%s CX, CX", sfx)
+				g.p("	JEQ zero")
+				g.p("	MOVQ DX, R12")
+				g.p("	%s REG(BX), AX", load)
+				g.p("	XORL DX, DX")
+				g.p("	DIV%s CX", sfx)
+				if op == "Div" {
+					g.p("	MOVQ AX, REG(BX)")
+				} else {
+					g.p("	MOVQ DX, REG(BX)")
+				}
+				g.p("	MOVQ R12, DX")
+				g.p("	NEXT")
+				g.p("zero:")
+				switch {
+				case op == "Div":
+					g.p("	MOVQ $0, REG(BX)")
+				case width == "32":
+					g.p("	MOVL REG(BX), AX")
+					g.p("	MOVQ AX, REG(BX)")
+				}
+				g.p("	NEXT")
+			}
+		}
+	}
+	g.handler("kNeg32", "kNeg32: dst = -dst, 32-bit")
+	g.p("	MOVBLZX 1(SI), AX")
+	g.p("	MOVL REG(AX), BX")
+	g.p("	NEGL BX")
+	g.p("	MOVQ BX, REG(AX)")
+	g.p("	NEXT")
+	for _, c := range []struct{ kind, doc, insns string }{
+		{"kLe16", "dst = (u16)dst", "MOVWQZX REG(AX), BX"},
+		{"kLe32", "dst = (u32)dst", "MOVL REG(AX), BX"},
+		{"kLe64", "dst = dst", ""},
+		{"kBswap16", "dst = bswap16(dst)", "MOVWQZX REG(AX), BX; ROLW $8, BX"},
+		{"kBswap32", "dst = bswap32(dst)", "MOVL REG(AX), BX; BSWAPL BX"},
+		{"kBswap64", "dst = bswap64(dst)", "MOVQ REG(AX), BX; BSWAPQ BX"},
+	} {
+		g.handler(c.kind, c.kind+": "+c.doc)
+		if c.insns != "" {
+			g.p("	MOVBLZX 1(SI), AX")
+			for _, i := range strings.Split(c.insns, "; ") {
+				g.p("	%s", i)
+			}
+			g.p("	MOVQ BX, REG(AX)")
+		}
+		g.p("	NEXT")
+	}
+	for _, c := range []struct{ kind, doc, ext string }{
+		{"kMovsx64B", "dst = (s8)src", "MOVBQSX"},
+		{"kMovsx64H", "dst = (s16)src", "MOVWQSX"},
+		{"kMovsx64W", "dst = (s32)src", "MOVLQSX"},
+		{"kMovsx32B", "dst = (u32)(s8)src", "MOVBLSX"}, // a 32-bit result: the upper half is zero
+		{"kMovsx32H", "dst = (u32)(s16)src", "MOVWLSX"},
+	} {
+		g.handler(c.kind, c.kind+": "+c.doc)
+		g.p("	MOVBLZX 1(SI), AX")
+		g.p("	MOVBLZX 2(SI), CX")
+		g.p("	%s REG(CX), BX", c.ext)
+		g.p("	MOVQ BX, REG(AX)")
+		g.p("	NEXT")
+	}
+
 	g.handler("kJA", "kJA: goto +off")
 	g.taken()
 	for _, width := range []string{"", "32"} {
@@ -254,15 +337,20 @@ TEXT ·fxExit(SB), NOSPLIT, $0-0
 		}
 	}
 
-	sizes := []struct{ name, load, store string }{
-		{"B", "MOVBQZX", "MOVB"}, {"H", "MOVWQZX", "MOVW"}, {"W", "MOVLQZX", "MOVL"}, {"DW", "MOVQ", "MOVQ"},
-	}
+	sizes := []struct{ name, store string }{{"B", "MOVB"}, {"H", "MOVW"}, {"W", "MOVL"}, {"DW", "MOVQ"}}
 	bytesOf := map[string]int{"B": 1, "H": 2, "W": 4, "DW": 8}
-	for _, sz := range sizes {
-		kind := "kLdx" + sz.name
-		g.handler(kind, fmt.Sprintf("%s: dst = *(size %d *)(src + off)", kind, bytesOf[sz.name]))
+	loads := []struct {
+		name, load, ext string
+		size            int
+	}{
+		{"B", "MOVBQZX", "u8", 1}, {"H", "MOVWQZX", "u16", 2}, {"W", "MOVLQZX", "u32", 4}, {"DW", "MOVQ", "u64", 8},
+		{"SB", "MOVBQSX", "s8", 1}, {"SH", "MOVWQSX", "s16", 2}, {"SW", "MOVLQSX", "s32", 4},
+	}
+	for _, sz := range loads {
+		kind, n := "kLdx"+sz.name, sz.size
+		g.handler(kind, fmt.Sprintf("%s: dst = *(%s *)(src + off)", kind, sz.ext))
 		g.p("\tMOVBLZX 2(SI), AX")
-		g.translate(bytesOf[sz.name], false)
+		g.translate(n, false)
 		g.p("\t%s (BX), BX", sz.load)
 		g.p("\tMOVBLZX 1(SI), AX")
 		g.p("\tMOVQ BX, REG(AX)")
@@ -285,8 +373,7 @@ TEXT ·fxExit(SB), NOSPLIT, $0-0
 			} else {
 				g.p("\tMOVQ 8(SI), CX")
 			}
-			reg := map[string]string{"B": "CX", "H": "CX", "W": "CX", "DW": "CX"}[sz.name]
-			g.p("\t%s %s, (BX)", sz.store, reg)
+			g.p("\t%s CX, (BX)", sz.store)
 			g.p("\tNEXT")
 			g.exitLabel()
 		}

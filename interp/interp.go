@@ -499,6 +499,79 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 				goto taken
 			}
 			continue
+		case kDiv64K:
+			*reg(regs, ins.dst) = div64(*reg(regs, ins.dst), uint64(ins.imm), 0)
+			continue
+		case kDiv64X:
+			*reg(regs, ins.dst) = div64(*reg(regs, ins.dst), *reg(regs, ins.src), 0)
+			continue
+		case kMod64K:
+			*reg(regs, ins.dst) = mod64(*reg(regs, ins.dst), uint64(ins.imm), 0)
+			continue
+		case kMod64X:
+			*reg(regs, ins.dst) = mod64(*reg(regs, ins.dst), *reg(regs, ins.src), 0)
+			continue
+		case kDiv32K:
+			*reg(regs, ins.dst) = uint64(div32(uint32(*reg(regs, ins.dst)), uint32(ins.imm), 0))
+			continue
+		case kDiv32X:
+			*reg(regs, ins.dst) = uint64(div32(uint32(*reg(regs, ins.dst)), uint32(*reg(regs, ins.src)), 0))
+			continue
+		case kMod32K:
+			*reg(regs, ins.dst) = uint64(mod32(uint32(*reg(regs, ins.dst)), uint32(ins.imm), 0))
+			continue
+		case kMod32X:
+			*reg(regs, ins.dst) = uint64(mod32(uint32(*reg(regs, ins.dst)), uint32(*reg(regs, ins.src)), 0))
+			continue
+		case kNeg32:
+			*reg(regs, ins.dst) = uint64(-uint32(*reg(regs, ins.dst)))
+			continue
+		case kLe16:
+			*reg(regs, ins.dst) = uint64(uint16(*reg(regs, ins.dst)))
+			continue
+		case kLe32:
+			*reg(regs, ins.dst) = uint64(uint32(*reg(regs, ins.dst)))
+			continue
+		case kLe64:
+			continue
+		case kBswap16:
+			*reg(regs, ins.dst) = uint64(bits.ReverseBytes16(uint16(*reg(regs, ins.dst))))
+			continue
+		case kBswap32:
+			*reg(regs, ins.dst) = uint64(bits.ReverseBytes32(uint32(*reg(regs, ins.dst))))
+			continue
+		case kBswap64:
+			*reg(regs, ins.dst) = bits.ReverseBytes64(*reg(regs, ins.dst))
+			continue
+		case kMovsx64B:
+			*reg(regs, ins.dst) = uint64(int64(int8(*reg(regs, ins.src))))
+			continue
+		case kMovsx64H:
+			*reg(regs, ins.dst) = uint64(int64(int16(*reg(regs, ins.src))))
+			continue
+		case kMovsx64W:
+			*reg(regs, ins.dst) = uint64(int64(int32(*reg(regs, ins.src))))
+			continue
+		case kMovsx32B:
+			*reg(regs, ins.dst) = uint64(uint32(int32(int8(*reg(regs, ins.src)))))
+			continue
+		case kMovsx32H:
+			*reg(regs, ins.dst) = uint64(uint32(int32(int16(*reg(regs, ins.src)))))
+			continue
+		case kLdxSB, kLdxSH, kLdxSW:
+			p := translate(s.regions, *reg(regs, ins.src)+uint64(int64(ins.off)), 1<<(ins.kind-kLdxSB))
+			if p == nil {
+				goto slow // a fault, or a context access
+			}
+			switch ins.kind {
+			case kLdxSB:
+				*reg(regs, ins.dst) = uint64(int64(int8(load8(p))))
+			case kLdxSH:
+				*reg(regs, ins.dst) = uint64(int64(int16(load16(p))))
+			default:
+				*reg(regs, ins.dst) = uint64(int64(int32(load32(p))))
+			}
+			continue
 		case kLdxB, kLdxH, kLdxW, kLdxDW:
 			p := translate(s.regions, *reg(regs, ins.src)+uint64(int64(ins.off)), 1<<(ins.kind-kLdxB))
 			if p == nil {
