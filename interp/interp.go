@@ -677,11 +677,20 @@ func (s *state) runFast() (uint64, error) {
 	for {
 		s.base = unsafe.Pointer(&s.c.insns[0])
 		fastRun(s)
-		if err := s.slow(&s.c.insns[s.pc]); err != nil {
-			return 0, err
-		}
-		if s.done {
-			return s.regs[0], nil
+		for {
+			if err := s.slow(&s.c.insns[s.pc]); err != nil {
+				return 0, err
+			}
+			if s.done {
+				return s.regs[0], nil
+			}
+			// Instructions fastRun would hand straight back (a run of
+			// exits, say) stay here: a round trip costs a few ns.
+			if k := s.c.insns[s.pc].kind; k != kSlow && k != kGeneric {
+				break
+			}
+			s.n++ // s.slow counts the instruction it runs
+
 		}
 	}
 }
