@@ -164,6 +164,9 @@ const (
 	kLdxSH
 	kLdxSW
 
+	kCallLocal // a bpf-to-bpf call whose target compile checked
+	kExit
+
 	kSlow // calls, exit, atomics, legacy packet loads: straight to the slow path
 )
 
@@ -192,7 +195,8 @@ var kinds = func() (t [256]uint8) {
 	t[stx|mem|szB], t[stx|mem|szH], t[stx|mem|szW], t[stx|mem|szDW] = kStxB, kStxH, kStxW, kStxDW
 	t[st|mem|szB], t[st|mem|szH], t[st|mem|szW], t[st|mem|szDW] = kStB, kStH, kStW, kStDW
 	t[ld|imm|szDW] = kLDDW
-	for _, op := range []uint8{jmp | opCall | k, jmp | opCall | x, jmp | opExit | k,
+	t[jmp|opExit|k] = kExit
+	for _, op := range []uint8{jmp | opCall | k, jmp | opCall | x,
 		stx | modeAtomic | szW, stx | modeAtomic | szDW,
 		ld | abs | szB, ld | abs | szH, ld | abs | szW, ld | ind | szB, ld | ind | szH, ld | ind | szW} {
 		t[op] = kSlow
@@ -305,7 +309,13 @@ func compile(p *vm.Program) *code {
 			// Programs from isa.Decode are valid; an invalid one built by
 			// hand faults when it reaches the instruction.
 			ci = insn{op: opInvalid, imm: int64(ins.Opcode)}
-		} else if ci.kind = kindOf(ins); ins.IsLDDW() {
+		} else if ci.kind = kindOf(ins); ins.Opcode == isa.OpCall && ins.Src == isa.CallLocal {
+			// A local call whose target is an instruction runs in the hot
+			// loop; the slow path reports the others.
+			if target := int64(slot) + 1 + ins.Imm; target >= 0 && target < int64(slots) && p.InsnAt[target] >= 0 {
+				ci.kind = kCallLocal
+			}
+		} else if ins.IsLDDW() {
 			ci.imm = int64(p.Imm64[i])
 			c.insns[slot+1] = insn{op: opLDDWHigh}
 		} else if ins.IsBranch() {

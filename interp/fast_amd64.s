@@ -25,6 +25,12 @@
 // REG is eBPF register r (a host register holding its number) in state.
 #define REG(r) state_regs(DI)(r*8)
 
+// What the call and exit handlers need of package vm.
+#define machine_Depth 4392
+#define stackBytes 4096 // the stack region's length: frame 0 is at its top
+#define maxFrames 8
+#define stackRegion 1
+
 // func fastRun(s *state)
 TEXT ·fastRun(SB), NOSPLIT, $0-8
 	MOVQ s+0(FP), DI
@@ -42,10 +48,10 @@ TEXT ·fastRun(SB), NOSPLIT, $0-8
 	MOVBLZX 3(SI), AX
 	JMP (R13)(AX*8)
 
-// fxExit returns to Go, which runs the instruction at SI: the kinds this
+// fxToGo returns to Go, which runs the instruction at SI: the kinds this
 // file has no handler for, loads and stores outside the regions (context
 // accesses and faults), and backward jumps due for a budget check.
-TEXT ·fxExit(SB), NOSPLIT, $0-0
+TEXT ·fxToGo(SB), NOSPLIT, $0-0
 	MOVQ SI, AX
 	SUBQ state_base(DI), AX
 	SARQ $4, AX
@@ -666,7 +672,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJEqK: if dst Eq imm goto +off
 TEXT ·fxJEqK(SB), NOSPLIT, $0-0
@@ -689,7 +695,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJEqX: if dst Eq src goto +off
 TEXT ·fxJEqX(SB), NOSPLIT, $0-0
@@ -713,7 +719,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJNEK: if dst NE imm goto +off
 TEXT ·fxJNEK(SB), NOSPLIT, $0-0
@@ -736,7 +742,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJNEX: if dst NE src goto +off
 TEXT ·fxJNEX(SB), NOSPLIT, $0-0
@@ -760,7 +766,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJGTK: if dst GT imm goto +off
 TEXT ·fxJGTK(SB), NOSPLIT, $0-0
@@ -783,7 +789,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJGTX: if dst GT src goto +off
 TEXT ·fxJGTX(SB), NOSPLIT, $0-0
@@ -807,7 +813,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJGEK: if dst GE imm goto +off
 TEXT ·fxJGEK(SB), NOSPLIT, $0-0
@@ -830,7 +836,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJGEX: if dst GE src goto +off
 TEXT ·fxJGEX(SB), NOSPLIT, $0-0
@@ -854,7 +860,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJLTK: if dst LT imm goto +off
 TEXT ·fxJLTK(SB), NOSPLIT, $0-0
@@ -877,7 +883,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJLTX: if dst LT src goto +off
 TEXT ·fxJLTX(SB), NOSPLIT, $0-0
@@ -901,7 +907,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJLEK: if dst LE imm goto +off
 TEXT ·fxJLEK(SB), NOSPLIT, $0-0
@@ -924,7 +930,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJLEX: if dst LE src goto +off
 TEXT ·fxJLEX(SB), NOSPLIT, $0-0
@@ -948,7 +954,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJSGTK: if dst SGT imm goto +off
 TEXT ·fxJSGTK(SB), NOSPLIT, $0-0
@@ -971,7 +977,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJSGTX: if dst SGT src goto +off
 TEXT ·fxJSGTX(SB), NOSPLIT, $0-0
@@ -995,7 +1001,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJSGEK: if dst SGE imm goto +off
 TEXT ·fxJSGEK(SB), NOSPLIT, $0-0
@@ -1018,7 +1024,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJSGEX: if dst SGE src goto +off
 TEXT ·fxJSGEX(SB), NOSPLIT, $0-0
@@ -1042,7 +1048,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJSLTK: if dst SLT imm goto +off
 TEXT ·fxJSLTK(SB), NOSPLIT, $0-0
@@ -1065,7 +1071,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJSLTX: if dst SLT src goto +off
 TEXT ·fxJSLTX(SB), NOSPLIT, $0-0
@@ -1089,7 +1095,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJSLEK: if dst SLE imm goto +off
 TEXT ·fxJSLEK(SB), NOSPLIT, $0-0
@@ -1112,7 +1118,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJSLEX: if dst SLE src goto +off
 TEXT ·fxJSLEX(SB), NOSPLIT, $0-0
@@ -1136,7 +1142,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJSetK: if dst Set imm goto +off
 TEXT ·fxJSetK(SB), NOSPLIT, $0-0
@@ -1159,7 +1165,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJSetX: if dst Set src goto +off
 TEXT ·fxJSetX(SB), NOSPLIT, $0-0
@@ -1183,7 +1189,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJ32EqK: if dst Eq imm goto +off
 TEXT ·fxJ32EqK(SB), NOSPLIT, $0-0
@@ -1206,7 +1212,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJ32EqX: if dst Eq src goto +off
 TEXT ·fxJ32EqX(SB), NOSPLIT, $0-0
@@ -1230,7 +1236,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJ32NEK: if dst NE imm goto +off
 TEXT ·fxJ32NEK(SB), NOSPLIT, $0-0
@@ -1253,7 +1259,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJ32NEX: if dst NE src goto +off
 TEXT ·fxJ32NEX(SB), NOSPLIT, $0-0
@@ -1277,7 +1283,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJ32GTK: if dst GT imm goto +off
 TEXT ·fxJ32GTK(SB), NOSPLIT, $0-0
@@ -1300,7 +1306,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJ32GTX: if dst GT src goto +off
 TEXT ·fxJ32GTX(SB), NOSPLIT, $0-0
@@ -1324,7 +1330,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJ32GEK: if dst GE imm goto +off
 TEXT ·fxJ32GEK(SB), NOSPLIT, $0-0
@@ -1347,7 +1353,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJ32GEX: if dst GE src goto +off
 TEXT ·fxJ32GEX(SB), NOSPLIT, $0-0
@@ -1371,7 +1377,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJ32LTK: if dst LT imm goto +off
 TEXT ·fxJ32LTK(SB), NOSPLIT, $0-0
@@ -1394,7 +1400,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJ32LTX: if dst LT src goto +off
 TEXT ·fxJ32LTX(SB), NOSPLIT, $0-0
@@ -1418,7 +1424,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJ32LEK: if dst LE imm goto +off
 TEXT ·fxJ32LEK(SB), NOSPLIT, $0-0
@@ -1441,7 +1447,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJ32LEX: if dst LE src goto +off
 TEXT ·fxJ32LEX(SB), NOSPLIT, $0-0
@@ -1465,7 +1471,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJ32SGTK: if dst SGT imm goto +off
 TEXT ·fxJ32SGTK(SB), NOSPLIT, $0-0
@@ -1488,7 +1494,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJ32SGTX: if dst SGT src goto +off
 TEXT ·fxJ32SGTX(SB), NOSPLIT, $0-0
@@ -1512,7 +1518,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJ32SGEK: if dst SGE imm goto +off
 TEXT ·fxJ32SGEK(SB), NOSPLIT, $0-0
@@ -1535,7 +1541,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJ32SGEX: if dst SGE src goto +off
 TEXT ·fxJ32SGEX(SB), NOSPLIT, $0-0
@@ -1559,7 +1565,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJ32SLTK: if dst SLT imm goto +off
 TEXT ·fxJ32SLTK(SB), NOSPLIT, $0-0
@@ -1582,7 +1588,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJ32SLTX: if dst SLT src goto +off
 TEXT ·fxJ32SLTX(SB), NOSPLIT, $0-0
@@ -1606,7 +1612,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJ32SLEK: if dst SLE imm goto +off
 TEXT ·fxJ32SLEK(SB), NOSPLIT, $0-0
@@ -1629,7 +1635,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJ32SLEX: if dst SLE src goto +off
 TEXT ·fxJ32SLEX(SB), NOSPLIT, $0-0
@@ -1653,7 +1659,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJ32SetK: if dst Set imm goto +off
 TEXT ·fxJ32SetK(SB), NOSPLIT, $0-0
@@ -1676,7 +1682,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kJ32SetX: if dst Set src goto +off
 TEXT ·fxJ32SetX(SB), NOSPLIT, $0-0
@@ -1700,7 +1706,7 @@ forward:
 	ADDQ CX, SI
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kLdxB: dst = *(u8 *)(src + off)
 TEXT ·fxLdxB(SB), NOSPLIT, $0-0
@@ -1725,7 +1731,7 @@ TEXT ·fxLdxB(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kLdxH: dst = *(u16 *)(src + off)
 TEXT ·fxLdxH(SB), NOSPLIT, $0-0
@@ -1750,7 +1756,7 @@ TEXT ·fxLdxH(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kLdxW: dst = *(u32 *)(src + off)
 TEXT ·fxLdxW(SB), NOSPLIT, $0-0
@@ -1775,7 +1781,7 @@ TEXT ·fxLdxW(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kLdxDW: dst = *(u64 *)(src + off)
 TEXT ·fxLdxDW(SB), NOSPLIT, $0-0
@@ -1800,7 +1806,7 @@ TEXT ·fxLdxDW(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kLdxSB: dst = *(s8 *)(src + off)
 TEXT ·fxLdxSB(SB), NOSPLIT, $0-0
@@ -1825,7 +1831,7 @@ TEXT ·fxLdxSB(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kLdxSH: dst = *(s16 *)(src + off)
 TEXT ·fxLdxSH(SB), NOSPLIT, $0-0
@@ -1850,7 +1856,7 @@ TEXT ·fxLdxSH(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kLdxSW: dst = *(s32 *)(src + off)
 TEXT ·fxLdxSW(SB), NOSPLIT, $0-0
@@ -1875,7 +1881,7 @@ TEXT ·fxLdxSW(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kStxB: *(size 1 *)(dst + off) = src
 TEXT ·fxStxB(SB), NOSPLIT, $0-0
@@ -1902,7 +1908,7 @@ TEXT ·fxStxB(SB), NOSPLIT, $0-0
 	MOVB CX, (BX)
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kStxH: *(size 2 *)(dst + off) = src
 TEXT ·fxStxH(SB), NOSPLIT, $0-0
@@ -1929,7 +1935,7 @@ TEXT ·fxStxH(SB), NOSPLIT, $0-0
 	MOVW CX, (BX)
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kStxW: *(size 4 *)(dst + off) = src
 TEXT ·fxStxW(SB), NOSPLIT, $0-0
@@ -1956,7 +1962,7 @@ TEXT ·fxStxW(SB), NOSPLIT, $0-0
 	MOVL CX, (BX)
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kStxDW: *(size 8 *)(dst + off) = src
 TEXT ·fxStxDW(SB), NOSPLIT, $0-0
@@ -1983,7 +1989,7 @@ TEXT ·fxStxDW(SB), NOSPLIT, $0-0
 	MOVQ CX, (BX)
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kStB: *(size 1 *)(dst + off) = imm
 TEXT ·fxStB(SB), NOSPLIT, $0-0
@@ -2009,7 +2015,7 @@ TEXT ·fxStB(SB), NOSPLIT, $0-0
 	MOVB CX, (BX)
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kStH: *(size 2 *)(dst + off) = imm
 TEXT ·fxStH(SB), NOSPLIT, $0-0
@@ -2035,7 +2041,7 @@ TEXT ·fxStH(SB), NOSPLIT, $0-0
 	MOVW CX, (BX)
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kStW: *(size 4 *)(dst + off) = imm
 TEXT ·fxStW(SB), NOSPLIT, $0-0
@@ -2061,7 +2067,7 @@ TEXT ·fxStW(SB), NOSPLIT, $0-0
 	MOVL CX, (BX)
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kStDW: *(size 8 *)(dst + off) = imm
 TEXT ·fxStDW(SB), NOSPLIT, $0-0
@@ -2087,7 +2093,7 @@ TEXT ·fxStDW(SB), NOSPLIT, $0-0
 	MOVQ CX, (BX)
 	NEXT
 exit:
-	JMP ·fxExit(SB)
+	JMP ·fxToGo(SB)
 
 // kLDDW: dst = imm64; the second slot is skipped and not counted
 TEXT ·fxLDDW(SB), NOSPLIT, $0-0
@@ -2098,8 +2104,132 @@ TEXT ·fxLDDW(SB), NOSPLIT, $0-0
 	SUBQ $16, DX
 	NEXT
 
+// kCallLocal: call the function at +imm (its target checked by compile)
+TEXT ·fxCallLocal(SB), NOSPLIT, $0-0
+	LEAQ (DX)(SI*1), AX
+	SHRQ $4, AX
+	CMPQ AX, R11
+	JCC exit
+	CMPQ R10, $stackRegion
+	JLS exit
+	MOVQ state_m(DI), R12
+	MOVQ machine_Depth(R12), BX
+	INCQ BX
+	CMPQ BX, $maxFrames
+	JCC exit
+	MOVQ state_nframes(DI), AX
+	IMULQ $frame__size, AX
+	LEAQ state_frames(DI)(AX*1), AX
+	MOVQ state_c(DI), CX
+	MOVQ CX, frame_code(AX)
+	MOVQ SI, CX
+	SUBQ state_base(DI), CX
+	SARQ $4, CX
+	INCQ CX
+	MOVQ CX, frame_ret(AX)
+	MOVQ state_regs+48(DI), CX
+	MOVQ CX, frame_saved+0(AX)
+	MOVQ state_regs+56(DI), CX
+	MOVQ CX, frame_saved+8(AX)
+	MOVQ state_regs+64(DI), CX
+	MOVQ CX, frame_saved+16(AX)
+	MOVQ state_regs+72(DI), CX
+	MOVQ CX, frame_saved+24(AX)
+	MOVQ state_regs+80(DI), CX
+	MOVQ CX, frame_fp(AX)
+	MOVL state_mayCnt(DI), CX
+	MOVL CX, frame_mayCnt(AX)
+	MOVL $const_maxLoops, state_mayCnt(DI)
+	INCQ state_nframes(DI)
+	MOVQ BX, machine_Depth(R12)
+	SHLQ $9, BX
+	MOVQ $stackBytes, CX
+	SUBQ BX, CX
+	MOVQ (stackRegion*16)(R9), AX
+	LEAQ -512(AX)(CX*1), AX
+	PXOR X0, X0
+	MOVUPS X0, 0(AX)
+	MOVUPS X0, 16(AX)
+	MOVUPS X0, 32(AX)
+	MOVUPS X0, 48(AX)
+	MOVUPS X0, 64(AX)
+	MOVUPS X0, 80(AX)
+	MOVUPS X0, 96(AX)
+	MOVUPS X0, 112(AX)
+	MOVUPS X0, 128(AX)
+	MOVUPS X0, 144(AX)
+	MOVUPS X0, 160(AX)
+	MOVUPS X0, 176(AX)
+	MOVUPS X0, 192(AX)
+	MOVUPS X0, 208(AX)
+	MOVUPS X0, 224(AX)
+	MOVUPS X0, 240(AX)
+	MOVUPS X0, 256(AX)
+	MOVUPS X0, 272(AX)
+	MOVUPS X0, 288(AX)
+	MOVUPS X0, 304(AX)
+	MOVUPS X0, 320(AX)
+	MOVUPS X0, 336(AX)
+	MOVUPS X0, 352(AX)
+	MOVUPS X0, 368(AX)
+	MOVUPS X0, 384(AX)
+	MOVUPS X0, 400(AX)
+	MOVUPS X0, 416(AX)
+	MOVUPS X0, 432(AX)
+	MOVUPS X0, 448(AX)
+	MOVUPS X0, 464(AX)
+	MOVUPS X0, 480(AX)
+	MOVUPS X0, 496(AX)
+	BTSQ $32, CX
+	MOVQ CX, state_regs+80(DI)
+	MOVQ 8(SI), CX
+	SHLQ $4, CX
+	SUBQ CX, DX
+	ADDQ CX, SI
+	NEXT
+exit:
+	JMP ·fxToGo(SB)
+
+// kExit: return from a called function
+TEXT ·fxExit(SB), NOSPLIT, $0-0
+	MOVQ state_nframes(DI), AX
+	TESTQ AX, AX
+	JEQ exit
+	DECQ AX
+	MOVQ AX, BX
+	IMULQ $frame__size, BX
+	LEAQ state_frames(DI)(BX*1), BX
+	MOVQ frame_code(BX), CX
+	CMPQ CX, state_c(DI)
+	JNE exit
+	MOVQ AX, state_nframes(DI)
+	MOVQ frame_saved+0(BX), CX
+	MOVQ CX, state_regs+48(DI)
+	MOVQ frame_saved+8(BX), CX
+	MOVQ CX, state_regs+56(DI)
+	MOVQ frame_saved+16(BX), CX
+	MOVQ CX, state_regs+64(DI)
+	MOVQ frame_saved+24(BX), CX
+	MOVQ CX, state_regs+72(DI)
+	MOVQ frame_fp(BX), CX
+	MOVQ CX, state_regs+80(DI)
+	MOVL frame_mayCnt(BX), CX
+	MOVL CX, state_mayCnt(DI)
+	MOVQ state_m(DI), R12
+	DECQ machine_Depth(R12)
+	MOVQ frame_ret(BX), CX
+	SHLQ $4, CX
+	ADDQ state_base(DI), CX
+	ADDQ SI, DX
+	SUBQ CX, DX
+	ADDQ $16, DX
+	LEAQ -16(CX), SI
+	NEXT
+exit:
+	JMP ·fxToGo(SB)
+
 // fastTable holds the handler of each kind.
-DATA ·fastTable+0(SB)/8, $·fxExit(SB)
+DATA ·fastTable+0(SB)/8, $·fxToGo(SB)
 DATA ·fastTable+8(SB)/8, $·fxAdd64K(SB)
 DATA ·fastTable+16(SB)/8, $·fxAdd64X(SB)
 DATA ·fastTable+24(SB)/8, $·fxSub64K(SB)
@@ -2222,137 +2352,137 @@ DATA ·fastTable+952(SB)/8, $·fxMovsx32H(SB)
 DATA ·fastTable+960(SB)/8, $·fxLdxSB(SB)
 DATA ·fastTable+968(SB)/8, $·fxLdxSH(SB)
 DATA ·fastTable+976(SB)/8, $·fxLdxSW(SB)
-DATA ·fastTable+984(SB)/8, $·fxExit(SB)
+DATA ·fastTable+984(SB)/8, $·fxCallLocal(SB)
 DATA ·fastTable+992(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1000(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1008(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1016(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1024(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1032(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1040(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1048(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1056(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1064(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1072(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1080(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1088(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1096(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1104(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1112(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1120(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1128(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1136(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1144(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1152(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1160(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1168(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1176(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1184(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1192(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1200(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1208(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1216(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1224(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1232(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1240(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1248(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1256(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1264(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1272(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1280(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1288(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1296(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1304(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1312(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1320(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1328(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1336(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1344(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1352(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1360(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1368(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1376(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1384(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1392(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1400(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1408(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1416(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1424(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1432(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1440(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1448(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1456(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1464(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1472(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1480(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1488(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1496(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1504(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1512(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1520(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1528(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1536(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1544(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1552(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1560(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1568(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1576(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1584(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1592(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1600(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1608(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1616(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1624(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1632(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1640(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1648(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1656(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1664(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1672(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1680(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1688(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1696(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1704(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1712(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1720(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1728(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1736(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1744(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1752(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1760(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1768(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1776(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1784(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1792(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1800(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1808(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1816(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1824(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1832(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1840(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1848(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1856(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1864(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1872(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1880(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1888(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1896(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1904(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1912(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1920(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1928(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1936(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1944(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1952(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1960(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1968(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1976(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1984(SB)/8, $·fxExit(SB)
-DATA ·fastTable+1992(SB)/8, $·fxExit(SB)
-DATA ·fastTable+2000(SB)/8, $·fxExit(SB)
-DATA ·fastTable+2008(SB)/8, $·fxExit(SB)
-DATA ·fastTable+2016(SB)/8, $·fxExit(SB)
-DATA ·fastTable+2024(SB)/8, $·fxExit(SB)
-DATA ·fastTable+2032(SB)/8, $·fxExit(SB)
-DATA ·fastTable+2040(SB)/8, $·fxExit(SB)
+DATA ·fastTable+1000(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1008(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1016(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1024(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1032(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1040(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1048(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1056(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1064(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1072(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1080(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1088(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1096(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1104(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1112(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1120(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1128(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1136(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1144(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1152(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1160(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1168(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1176(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1184(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1192(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1200(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1208(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1216(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1224(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1232(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1240(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1248(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1256(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1264(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1272(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1280(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1288(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1296(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1304(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1312(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1320(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1328(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1336(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1344(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1352(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1360(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1368(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1376(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1384(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1392(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1400(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1408(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1416(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1424(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1432(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1440(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1448(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1456(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1464(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1472(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1480(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1488(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1496(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1504(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1512(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1520(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1528(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1536(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1544(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1552(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1560(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1568(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1576(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1584(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1592(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1600(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1608(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1616(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1624(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1632(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1640(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1648(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1656(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1664(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1672(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1680(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1688(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1696(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1704(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1712(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1720(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1728(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1736(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1744(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1752(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1760(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1768(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1776(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1784(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1792(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1800(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1808(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1816(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1824(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1832(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1840(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1848(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1856(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1864(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1872(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1880(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1888(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1896(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1904(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1912(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1920(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1928(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1936(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1944(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1952(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1960(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1968(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1976(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1984(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+1992(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+2000(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+2008(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+2016(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+2024(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+2032(SB)/8, $·fxToGo(SB)
+DATA ·fastTable+2040(SB)/8, $·fxToGo(SB)
 GLOBL ·fastTable(SB), RODATA, $2048

@@ -7,7 +7,7 @@
 package interp
 
 // The handlers of fast_amd64.s, declared for go vet.
-func fxExit()
+func fxToGo()
 func fxAdd64K()
 func fxAdd64X()
 func fxSub64K()
@@ -130,3 +130,5 @@ func fxMovsx32H()
 func fxLdxSB()
 func fxLdxSH()
 func fxLdxSW()
+func fxCallLocal()
+func fxExit()

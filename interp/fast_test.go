@@ -157,9 +157,120 @@ func TestFastKinds(t *testing.T) {
 		}
 	}
 	require.Greater(t, counts[true], 1000, "taken jumps")
-	for kd := kAdd64K; kd < kSlow; kd++ {
+	for kd := kAdd64K; kd < kCallLocal; kd++ {
 		if kd < kLdxB || kd > kStDW && kd != kLDDW && (kd < kLdxSB || kd > kLdxSW) {
 			require.True(t, covered[kd], "kind %d was not tested", kd)
+		}
+	}
+}
+
+// TestFastCalls runs bpf-to-bpf calls and returns, which fastRun handles
+// itself, in fastRun and in the Go loop: results, faults, counts and the
+// frames' stacks must agree.
+func TestFastCalls(t *testing.T) {
+	if !haveFast {
+		t.Skip("no fastRun on this platform: the Go loop is the only one")
+	}
+	recursion := []isa.Instruction{ // calls itself until the frame limit faults
+		isa.ALUAdd.Imm(isa.R0, 1),
+		isa.LocalCall(-2),
+		isa.Return(),
+	}
+	cases := []struct {
+		name   string
+		insns  []isa.Instruction
+		budget uint64
+	}{
+		{"chain", callChain(50), 0},
+		{"chain out of budget", callChain(1000), 500},
+		{"recursion to the frame limit", recursion, 0},
+		{"callee stack is cleared", []isa.Instruction{
+			isa.LocalCall(2), // f dirties its frame
+			isa.LocalCall(4), // g reads the same frame
+			isa.Return(),
+			isa.StoreImm(isa.R10, -8, 77, isa.SizeDW), // f: the frame's top and bottom
+			isa.StoreImm(isa.R10, -512, 1000, isa.SizeDW),
+			isa.Return(),
+			isa.Load(isa.R0, isa.R10, -8, isa.SizeDW), // g: 0, not 1077
+			isa.Load(isa.R1, isa.R10, -512, isa.SizeDW),
+			isa.ALUAdd.Reg(isa.R0, isa.R1),
+			isa.Return(),
+		}, 0},
+		{"callee-saved registers and frame pointer", []isa.Instruction{
+			isa.ALUMov.Imm(isa.R6, 6), isa.ALUMov.Imm(isa.R9, 9),
+			isa.StoreImm(isa.R10, -8, 5, isa.SizeDW),
+			isa.LocalCall(4),
+			isa.Load(isa.R0, isa.R10, -8, isa.SizeDW),
+			isa.ALUAdd.Reg(isa.R0, isa.R6), isa.ALUAdd.Reg(isa.R0, isa.R9),
+			isa.Return(),
+			isa.ALUMov.Imm(isa.R6, 60), isa.ALUMov.Imm(isa.R9, 90), // clobbered by the callee
+			isa.StoreImm(isa.R10, -8, 50, isa.SizeDW), // its own frame
+			isa.ALUMov.Reg(isa.R0, isa.R10),
+			isa.Return(),
+		}, 0},
+		{"call in a loop", []isa.Instruction{
+			isa.ALUMov.Imm(isa.R6, 1000),
+			isa.LocalCall(3),
+			isa.ALUSub.Imm(isa.R6, 1),
+			isa.JumpNE.Imm(isa.R6, 0, -3),
+			isa.Return(),
+			isa.ALUAdd.Reg(isa.R0, isa.R6),
+			isa.Return(),
+		}, 0},
+	}
+	type result struct {
+		R0       uint64
+		Err      string
+		Executed uint64
+		PC       int
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got [2]result
+			for i, fast := range []bool{true, false} {
+				func() {
+					defer SetFast(SetFast(fast))
+					p, err := vm.NewProgram(tc.insns, vm.ProgramOptions{})
+					require.NoError(t, err)
+					m := vm.NewMachine(nil)
+					if tc.budget != 0 {
+						m.Budget = tc.budget
+					}
+					args, _, err := progtype.SetupRaw(m, nil)
+					require.NoError(t, err)
+					r0, err := New(p).Run(m, args[:]...)
+					got[i] = result{R0: r0, Executed: m.Executed, PC: m.PC}
+					if err != nil {
+						got[i].Err = err.Error()
+					}
+				}()
+			}
+			require.Equal(t, got[1], got[0], "fastRun, then the Go loop")
+			if tc.name == "callee stack is cleared" {
+				require.Zero(t, got[0].R0)
+			}
+		})
+	}
+}
+
+// TestStackLayout checks what fastRun's call handler assumes of the stack
+// region: frame d's r10 is stackBytes-512*d into it, and ClearFrame(d)
+// clears the 512 bytes below that.
+func TestStackLayout(t *testing.T) {
+	m := vm.NewMachine(nil)
+	r := m.Regions[vm.RegionStack]
+	require.Equal(t, uint32(vm.StackSize*vm.MaxCallFrames), r.Len)
+	mem := unsafe.Slice((*byte)(r.Base), r.Len)
+	for d := range vm.MaxCallFrames {
+		for i := range mem {
+			mem[i] = 0xff
+		}
+		m.ClearFrame(d)
+		fp := vm.FramePointer(d)
+		require.Equal(t, uint64(vm.RegionStack)<<vm.RegionShift|uint64(int(r.Len)-vm.StackSize*d), fp)
+		lo := int(uint32(fp)) - vm.StackSize
+		for i := range mem {
+			require.Equal(t, i >= lo && i < lo+vm.StackSize, mem[i] == 0, "byte %d after ClearFrame(%d)", i, d)
 		}
 	}
 }

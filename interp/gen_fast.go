@@ -16,6 +16,9 @@ import (
 	"log"
 	"os"
 	"strings"
+	"unsafe"
+
+	"github.com/ebpfvm/ebpfvm/vm"
 )
 
 func main() {
@@ -140,7 +143,19 @@ func generate(kinds []string) (asm, decl []byte) {
 
 // REG is eBPF register r (a host register holding its number) in state.
 #define REG(r) state_regs(DI)(r*8)
-
+`)
+	// What the call handlers need of package vm: go_asm.h covers only this
+	// package's types and constants.
+	var m vm.Machine
+	g.p("// What the call and exit handlers need of package vm.")
+	g.p("#define machine_Depth %d", unsafe.Offsetof(m.Depth))
+	g.p("#define stackBytes %d // the stack region's length: frame 0 is at its top", vm.StackSize*vm.MaxCallFrames)
+	g.p("#define maxFrames %d", vm.MaxCallFrames)
+	g.p("#define stackRegion %d", vm.RegionStack)
+	if vm.StackSize != 512 {
+		log.Fatal("the call handler clears frames of 512 bytes")
+	}
+	g.p(`
 // func fastRun(s *state)
 TEXT ·fastRun(SB), NOSPLIT, $0-8
 	MOVQ s+0(FP), DI
@@ -158,10 +173,10 @@ TEXT ·fastRun(SB), NOSPLIT, $0-8
 	MOVBLZX 3(SI), AX
 	JMP (R13)(AX*8)
 
-// fxExit returns to Go, which runs the instruction at SI: the kinds this
+// fxToGo returns to Go, which runs the instruction at SI: the kinds this
 // file has no handler for, loads and stores outside the regions (context
 // accesses and faults), and backward jumps due for a budget check.
-TEXT ·fxExit(SB), NOSPLIT, $0-0
+TEXT ·fxToGo(SB), NOSPLIT, $0-0
 	MOVQ SI, AX
 	SUBQ state_base(DI), AX
 	SARQ $4, AX
@@ -387,12 +402,14 @@ TEXT ·fxExit(SB), NOSPLIT, $0-0
 	g.p("\tSUBQ $16, DX")
 	g.p("\tNEXT")
 
-	// The table: a handler per kind, fxExit for the rest of the 256.
+	g.calls()
+
+	// The table: a handler per kind, fxToGo for the rest of the 256.
 	g.p("")
 	g.p("// fastTable holds the handler of each kind.")
 	var names []string
 	for i := 0; i < 256; i++ {
-		target := "fxExit"
+		target := "fxToGo"
 		if i < len(kinds) && g.handlers[kinds[i]] {
 			target = "fx" + strings.TrimPrefix(kinds[i], "k")
 			names = append(names, target)
@@ -416,7 +433,7 @@ TEXT ·fxExit(SB), NOSPLIT, $0-0
 package interp
 
 // The handlers of fast_amd64.s, declared for go vet.
-func fxExit()
+func fxToGo()
 `)
 	for _, n := range names {
 		fmt.Fprintf(&d, "func %s()\n", n)
@@ -474,5 +491,98 @@ func (g *gen) translate(size int, write bool) {
 
 func (g *gen) exitLabel() {
 	g.p("exit:")
-	g.p("\tJMP ·fxExit(SB)")
+	g.p("\tJMP ·fxToGo(SB)")
+}
+
+// calls emits the handlers of bpf-to-bpf calls and of exit from a called
+// function, which do what state.call and state.slow do for them; anything
+// else (the budget check due at a call, the frame limit, the entry frame's
+// exit, an exit to a function a tail call replaced) returns to Go.
+func (g *gen) calls() {
+	g.handler("kCallLocal", "kCallLocal: call the function at +imm (its target checked by compile)")
+	g.p("\tLEAQ (DX)(SI*1), AX")
+	g.p("\tSHRQ $4, AX")
+	g.p("\tCMPQ AX, R11")
+	g.p("\tJCC exit") // the budget and cancellation check of calls
+	g.p("\tCMPQ R10, $stackRegion")
+	g.p("\tJLS exit")
+	g.p("\tMOVQ state_m(DI), R12")
+	g.p("\tMOVQ machine_Depth(R12), BX")
+	g.p("\tINCQ BX")
+	g.p("\tCMPQ BX, $maxFrames")
+	g.p("\tJCC exit")
+	g.p("\tMOVQ state_nframes(DI), AX")
+	g.p("\tIMULQ $frame__size, AX")
+	g.p("\tLEAQ state_frames(DI)(AX*1), AX")
+	g.p("\tMOVQ state_c(DI), CX") // s is on the goroutine's stack: no write barrier
+	g.p("\tMOVQ CX, frame_code(AX)")
+	g.p("\tMOVQ SI, CX")
+	g.p("\tSUBQ state_base(DI), CX")
+	g.p("\tSARQ $4, CX")
+	g.p("\tINCQ CX")
+	g.p("\tMOVQ CX, frame_ret(AX)")
+	for i := 0; i < 4; i++ {
+		g.p("\tMOVQ state_regs+%d(DI), CX", 8*(6+i))
+		g.p("\tMOVQ CX, frame_saved+%d(AX)", 8*i)
+	}
+	g.p("\tMOVQ state_regs+80(DI), CX")
+	g.p("\tMOVQ CX, frame_fp(AX)")
+	g.p("\tMOVL state_mayCnt(DI), CX")
+	g.p("\tMOVL CX, frame_mayCnt(AX)")
+	g.p("\tMOVL $const_maxLoops, state_mayCnt(DI)")
+	g.p("\tINCQ state_nframes(DI)")
+	g.p("\tMOVQ BX, machine_Depth(R12)")
+	// The new frame's r10 is stackBytes - depth*512 into the stack
+	// region; its 512 bytes below are cleared, as vm.Machine.ClearFrame does.
+	g.p("\tSHLQ $9, BX")
+	g.p("\tMOVQ $stackBytes, CX")
+	g.p("\tSUBQ BX, CX")
+	g.p("\tMOVQ (stackRegion*16)(R9), AX")
+	g.p("\tLEAQ -512(AX)(CX*1), AX")
+	g.p("\tPXOR X0, X0")
+	for off := 0; off < 512; off += 16 {
+		g.p("\tMOVUPS X0, %d(AX)", off)
+	}
+	g.p("\tBTSQ $32, CX")
+	g.p("\tMOVQ CX, state_regs+80(DI)")
+	g.p("\tMOVQ 8(SI), CX")
+	g.p("\tSHLQ $4, CX")
+	g.p("\tSUBQ CX, DX")
+	g.p("\tADDQ CX, SI")
+	g.p("\tNEXT")
+	g.exitLabel()
+
+	g.handler("kExit", "kExit: return from a called function")
+	g.p("\tMOVQ state_nframes(DI), AX")
+	g.p("\tTESTQ AX, AX")
+	g.p("\tJEQ exit")
+	g.p("\tDECQ AX")
+	g.p("\tMOVQ AX, BX")
+	g.p("\tIMULQ $frame__size, BX")
+	g.p("\tLEAQ state_frames(DI)(BX*1), BX")
+	g.p("\tMOVQ frame_code(BX), CX")
+	g.p("\tCMPQ CX, state_c(DI)")
+	g.p("\tJNE exit")
+	g.p("\tMOVQ AX, state_nframes(DI)")
+	for i := 0; i < 4; i++ {
+		g.p("\tMOVQ frame_saved+%d(BX), CX", 8*i)
+		g.p("\tMOVQ CX, state_regs+%d(DI)", 8*(6+i))
+	}
+	g.p("\tMOVQ frame_fp(BX), CX")
+	g.p("\tMOVQ CX, state_regs+80(DI)")
+	g.p("\tMOVL frame_mayCnt(BX), CX")
+	g.p("\tMOVL CX, state_mayCnt(DI)")
+	g.p("\tMOVQ state_m(DI), R12")
+	g.p("\tDECQ machine_Depth(R12)")
+	// Continue at the return slot, counting the exit: acc grows by the
+	// distance back from the exit to it, plus one instruction.
+	g.p("\tMOVQ frame_ret(BX), CX")
+	g.p("\tSHLQ $4, CX")
+	g.p("\tADDQ state_base(DI), CX")
+	g.p("\tADDQ SI, DX")
+	g.p("\tSUBQ CX, DX")
+	g.p("\tADDQ $16, DX")
+	g.p("\tLEAQ -16(CX), SI")
+	g.p("\tNEXT")
+	g.exitLabel()
 }

@@ -153,7 +153,7 @@ func run(m *vm.Machine, c *code, pc int, args [5]uint64) (uint64, error) {
 		// the loop itself: falling out of the switch costs one more jump
 		// per instruction (measured 5.3 against 3.9 ns on ALULoop).
 		switch ins.kind {
-		case kGeneric, kSlow:
+		case kGeneric, kSlow, kCallLocal, kExit:
 			goto slow
 		case kAdd64K:
 			*reg(regs, ins.dst) += uint64(ins.imm)
