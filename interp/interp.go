@@ -931,15 +931,40 @@ func (s *state) atomic(ins *insn) error {
 	return nil
 }
 
+// The kernel's negative offsets for ld_abs/ld_ind (SKF_NET_OFF and
+// SKF_LL_OFF in linux/filter.h): from the network header and from the
+// link-layer (MAC) header.
+const (
+	skfNetOff = -0x100000
+	skfLLOff  = -0x200000
+	// macHeaderLen is where the kernel's MAC header starts before the
+	// network header in a socket filter's test run: an Ethernet header.
+	macHeaderLen = 14
+)
+
 // legacyLoad executes ld_abs/ld_ind: a big-endian read from the packet at
 // [DataStart, DataEnd) of RegionData. It reports false when the read is
 // outside the packet.
+//
+// Offsets from SKF_NET_OFF on count from the network header, where the
+// packet of every program type that has these instructions starts. Those
+// from SKF_LL_OFF count from the link-layer header, which the kernel puts
+// 14 bytes (an Ethernet header) before it: a read from the packet's bytes
+// succeeds, one reaching into that header fails, for ebpfvm's packets do
+// not carry one. Offsets below SKF_LL_OFF fail, as in the kernel.
 func (s *state) legacyLoad(ins *insn) bool {
 	m := s.m
 	size := accessSize(ins.op)
 	off := int64(int32(ins.imm))
 	if ins.op&0xe0 == ind {
 		off = int64(int32(uint32(s.regs[ins.src&15]) + uint32(ins.imm)))
+	}
+	switch {
+	case off >= 0:
+	case off >= skfNetOff:
+		off -= skfNetOff
+	case off >= skfLLOff:
+		off -= skfLLOff + macHeaderLen
 	}
 	start, end := int64(m.DataStart), int64(m.DataEnd)
 	r := &s.regions[vm.RegionData]

@@ -133,6 +133,13 @@ func TestMemoryAndAtomics(t *testing.T) {
 		{"cmpxchg32 failure", []isa.Instruction{isa.StoreImm(isa.R1, 8, 3, isa.SizeW), isa.ALUMov.Imm(isa.R0, 4), isa.ALUMov.Imm(isa.R2, 9), isa.Atomic(isa.AtomicCmpXchg, isa.R1, 8, isa.R2, isa.SizeW), isa.Load(isa.R3, isa.R1, 8, isa.SizeW), isa.ALULsh.Imm(isa.R0, 8), isa.ALUOr.Reg(isa.R0, isa.R3)}, 0x303, nil},
 		{"ld_abs is big endian", []isa.Instruction{isa.ALUMov.Reg(isa.R6, isa.R1), isa.LoadAbs(2, isa.SizeH)}, 0x3344, nil},
 		{"ld_ind", []isa.Instruction{isa.ALUMov.Imm(isa.R2, 1), isa.LoadInd(isa.R2, 3, isa.SizeW)}, 0x55667788, nil},
+		// Found by ebpfvm fuzz --seed 20261128 (program 19792): the kernel
+		// reads SKF_NET_OFF offsets from the network header.
+		{"ld_ind from SKF_NET_OFF", []isa.Instruction{isa.ALUMov.Imm32(isa.R7, -1), isa.ALULsh.Imm32(isa.R7, 20), isa.LoadInd(isa.R7, 2, isa.SizeH)}, 0x3344, nil},
+		{"ld_abs from SKF_NET_OFF", []isa.Instruction{isa.ALUMov.Reg(isa.R6, isa.R1), isa.LoadAbs(-0x100000+4, isa.SizeW)}, 0x55667788, nil},
+		{"ld_abs from SKF_LL_OFF past the MAC header", []isa.Instruction{isa.LoadAbs(-0x200000+14+1, isa.SizeB)}, 0x22, nil},
+		{"ld_abs into the MAC header ends the program with 0", []isa.Instruction{isa.ALUMov.Imm(isa.R0, 9), isa.LoadAbs(-0x200000+13, isa.SizeH), isa.ALUMov.Imm(isa.R0, 7)}, 0, nil},
+		{"ld_abs below SKF_LL_OFF ends the program with 0", []isa.Instruction{isa.ALUMov.Imm(isa.R0, 9), isa.LoadAbs(-0x200001, isa.SizeB), isa.ALUMov.Imm(isa.R0, 7)}, 0, nil},
 		{"ld_abs out of the packet ends the program with 0", []isa.Instruction{isa.ALUMov.Imm(isa.R0, 9), isa.LoadAbs(14, isa.SizeW), isa.ALUMov.Imm(isa.R0, 7)}, 0, nil},
 		{"lddw", []isa.Instruction{isa.LoadImm64(isa.R0, 0x1122334455667788)}, 0x1122334455667788, nil},
 	}

@@ -20,6 +20,11 @@
 //     header (destination MAC 00:00:00:00:00:00, the loopback device's, so
 //     pkt_type is PACKET_HOST) whose EtherType is the protocol of the input
 //     context (ETH_P_IP if unset) and strips it from the output.
+//   - ld_abs/ld_ind at SKF_LL_OFF offsets read from the MAC header: in the
+//     kernel, the Ethernet header Run prepends; ebpfvm's packets carry no
+//     link-layer header, so there a read reaching into those 14 bytes ends
+//     the program with r0 = 0 (reads past them read the packet on both
+//     sides).
 //   - The test run uses the loopback device: __sk_buff.ifindex and
 //     xdp_md.ingress_ifindex read 1. DefaultContext returns a context with
 //     the values the kernel presents, for ebpfvm's side of a comparison.
