@@ -61,7 +61,7 @@ TEXT ·fxToGo(SB), NOSPLIT, $0-0
 	MOVQ AX, state_n(DI)
 	RET
 
-// kAdd64K: dst Add= imm, 64-bit
+// kAdd64K: dst += imm, 64-bit
 TEXT ·fxAdd64K(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVQ REG(AX), BX
@@ -69,7 +69,7 @@ TEXT ·fxAdd64K(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kAdd64X: dst Add= src, 64-bit
+// kAdd64X: dst += src, 64-bit
 TEXT ·fxAdd64X(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVBLZX 2(SI), CX
@@ -79,7 +79,7 @@ TEXT ·fxAdd64X(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kSub64K: dst Sub= imm, 64-bit
+// kSub64K: dst -= imm, 64-bit
 TEXT ·fxSub64K(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVQ REG(AX), BX
@@ -87,7 +87,7 @@ TEXT ·fxSub64K(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kSub64X: dst Sub= src, 64-bit
+// kSub64X: dst -= src, 64-bit
 TEXT ·fxSub64X(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVBLZX 2(SI), CX
@@ -97,7 +97,7 @@ TEXT ·fxSub64X(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kMul64K: dst Mul= imm, 64-bit
+// kMul64K: dst *= imm, 64-bit
 TEXT ·fxMul64K(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVQ REG(AX), BX
@@ -105,7 +105,7 @@ TEXT ·fxMul64K(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kMul64X: dst Mul= src, 64-bit
+// kMul64X: dst *= src, 64-bit
 TEXT ·fxMul64X(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVBLZX 2(SI), CX
@@ -115,7 +115,7 @@ TEXT ·fxMul64X(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kOr64K: dst Or= imm, 64-bit
+// kOr64K: dst |= imm, 64-bit
 TEXT ·fxOr64K(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVQ REG(AX), BX
@@ -123,7 +123,7 @@ TEXT ·fxOr64K(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kOr64X: dst Or= src, 64-bit
+// kOr64X: dst |= src, 64-bit
 TEXT ·fxOr64X(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVBLZX 2(SI), CX
@@ -133,7 +133,7 @@ TEXT ·fxOr64X(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kAnd64K: dst And= imm, 64-bit
+// kAnd64K: dst &= imm, 64-bit
 TEXT ·fxAnd64K(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVQ REG(AX), BX
@@ -141,7 +141,7 @@ TEXT ·fxAnd64K(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kAnd64X: dst And= src, 64-bit
+// kAnd64X: dst &= src, 64-bit
 TEXT ·fxAnd64X(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVBLZX 2(SI), CX
@@ -151,7 +151,7 @@ TEXT ·fxAnd64X(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kXor64K: dst Xor= imm, 64-bit
+// kXor64K: dst ^= imm, 64-bit
 TEXT ·fxXor64K(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVQ REG(AX), BX
@@ -159,7 +159,7 @@ TEXT ·fxXor64K(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kXor64X: dst Xor= src, 64-bit
+// kXor64X: dst ^= src, 64-bit
 TEXT ·fxXor64X(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVBLZX 2(SI), CX
@@ -169,7 +169,7 @@ TEXT ·fxXor64X(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kLsh64K: dst Lsh= imm, 64-bit
+// kLsh64K: dst <<= imm, 64-bit
 TEXT ·fxLsh64K(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVQ 8(SI), CX
@@ -178,7 +178,7 @@ TEXT ·fxLsh64K(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kLsh64X: dst Lsh= src, 64-bit
+// kLsh64X: dst <<= src, 64-bit
 TEXT ·fxLsh64X(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVBLZX 2(SI), CX
@@ -188,7 +188,7 @@ TEXT ·fxLsh64X(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kRsh64K: dst Rsh= imm, 64-bit
+// kRsh64K: dst >>= imm, 64-bit
 TEXT ·fxRsh64K(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVQ 8(SI), CX
@@ -197,7 +197,7 @@ TEXT ·fxRsh64K(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kRsh64X: dst Rsh= src, 64-bit
+// kRsh64X: dst >>= src, 64-bit
 TEXT ·fxRsh64X(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVBLZX 2(SI), CX
@@ -207,7 +207,7 @@ TEXT ·fxRsh64X(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kArsh64K: dst Arsh= imm, 64-bit
+// kArsh64K: dst s>>= imm, 64-bit
 TEXT ·fxArsh64K(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVQ 8(SI), CX
@@ -216,7 +216,7 @@ TEXT ·fxArsh64K(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kArsh64X: dst Arsh= src, 64-bit
+// kArsh64X: dst s>>= src, 64-bit
 TEXT ·fxArsh64X(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVBLZX 2(SI), CX
@@ -226,14 +226,14 @@ TEXT ·fxArsh64X(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kMov64K: dst Mov= imm, 64-bit
+// kMov64K: dst = imm, 64-bit
 TEXT ·fxMov64K(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVQ 8(SI), BX
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kMov64X: dst Mov= src, 64-bit
+// kMov64X: dst = src, 64-bit
 TEXT ·fxMov64X(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVBLZX 2(SI), CX
@@ -241,7 +241,7 @@ TEXT ·fxMov64X(SB), NOSPLIT, $0-0
 	MOVQ CX, REG(AX)
 	NEXT
 
-// kAdd32K: dst Add= imm, 32-bit
+// kAdd32K: dst += imm, 32-bit
 TEXT ·fxAdd32K(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVL REG(AX), BX
@@ -249,7 +249,7 @@ TEXT ·fxAdd32K(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kAdd32X: dst Add= src, 32-bit
+// kAdd32X: dst += src, 32-bit
 TEXT ·fxAdd32X(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVBLZX 2(SI), CX
@@ -259,7 +259,7 @@ TEXT ·fxAdd32X(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kSub32K: dst Sub= imm, 32-bit
+// kSub32K: dst -= imm, 32-bit
 TEXT ·fxSub32K(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVL REG(AX), BX
@@ -267,7 +267,7 @@ TEXT ·fxSub32K(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kSub32X: dst Sub= src, 32-bit
+// kSub32X: dst -= src, 32-bit
 TEXT ·fxSub32X(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVBLZX 2(SI), CX
@@ -277,7 +277,7 @@ TEXT ·fxSub32X(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kMul32K: dst Mul= imm, 32-bit
+// kMul32K: dst *= imm, 32-bit
 TEXT ·fxMul32K(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVL REG(AX), BX
@@ -285,7 +285,7 @@ TEXT ·fxMul32K(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kMul32X: dst Mul= src, 32-bit
+// kMul32X: dst *= src, 32-bit
 TEXT ·fxMul32X(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVBLZX 2(SI), CX
@@ -295,7 +295,7 @@ TEXT ·fxMul32X(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kOr32K: dst Or= imm, 32-bit
+// kOr32K: dst |= imm, 32-bit
 TEXT ·fxOr32K(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVL REG(AX), BX
@@ -303,7 +303,7 @@ TEXT ·fxOr32K(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kOr32X: dst Or= src, 32-bit
+// kOr32X: dst |= src, 32-bit
 TEXT ·fxOr32X(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVBLZX 2(SI), CX
@@ -313,7 +313,7 @@ TEXT ·fxOr32X(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kAnd32K: dst And= imm, 32-bit
+// kAnd32K: dst &= imm, 32-bit
 TEXT ·fxAnd32K(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVL REG(AX), BX
@@ -321,7 +321,7 @@ TEXT ·fxAnd32K(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kAnd32X: dst And= src, 32-bit
+// kAnd32X: dst &= src, 32-bit
 TEXT ·fxAnd32X(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVBLZX 2(SI), CX
@@ -331,7 +331,7 @@ TEXT ·fxAnd32X(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kXor32K: dst Xor= imm, 32-bit
+// kXor32K: dst ^= imm, 32-bit
 TEXT ·fxXor32K(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVL REG(AX), BX
@@ -339,7 +339,7 @@ TEXT ·fxXor32K(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kXor32X: dst Xor= src, 32-bit
+// kXor32X: dst ^= src, 32-bit
 TEXT ·fxXor32X(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVBLZX 2(SI), CX
@@ -349,7 +349,7 @@ TEXT ·fxXor32X(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kLsh32K: dst Lsh= imm, 32-bit
+// kLsh32K: dst <<= imm, 32-bit
 TEXT ·fxLsh32K(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVQ 8(SI), CX
@@ -358,7 +358,7 @@ TEXT ·fxLsh32K(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kLsh32X: dst Lsh= src, 32-bit
+// kLsh32X: dst <<= src, 32-bit
 TEXT ·fxLsh32X(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVBLZX 2(SI), CX
@@ -368,7 +368,7 @@ TEXT ·fxLsh32X(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kRsh32K: dst Rsh= imm, 32-bit
+// kRsh32K: dst >>= imm, 32-bit
 TEXT ·fxRsh32K(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVQ 8(SI), CX
@@ -377,7 +377,7 @@ TEXT ·fxRsh32K(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kRsh32X: dst Rsh= src, 32-bit
+// kRsh32X: dst >>= src, 32-bit
 TEXT ·fxRsh32X(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVBLZX 2(SI), CX
@@ -387,7 +387,7 @@ TEXT ·fxRsh32X(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kArsh32K: dst Arsh= imm, 32-bit
+// kArsh32K: dst s>>= imm, 32-bit
 TEXT ·fxArsh32K(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVQ 8(SI), CX
@@ -396,7 +396,7 @@ TEXT ·fxArsh32K(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kArsh32X: dst Arsh= src, 32-bit
+// kArsh32X: dst s>>= src, 32-bit
 TEXT ·fxArsh32X(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVBLZX 2(SI), CX
@@ -406,14 +406,14 @@ TEXT ·fxArsh32X(SB), NOSPLIT, $0-0
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kMov32K: dst Mov= imm, 32-bit
+// kMov32K: dst = imm, 32-bit
 TEXT ·fxMov32K(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVL 8(SI), BX
 	MOVQ BX, REG(AX)
 	NEXT
 
-// kMov32X: dst Mov= src, 32-bit
+// kMov32X: dst = src, 32-bit
 TEXT ·fxMov32X(SB), NOSPLIT, $0-0
 	MOVBLZX 1(SI), AX
 	MOVBLZX 2(SI), CX

@@ -67,9 +67,10 @@ func readKinds(path string) ([]string, error) {
 }
 
 type aluOp struct {
-	name string // the kind's stem: Add, Sub, ...
-	insn string // the x86 instruction, without its size suffix
-	kind int    // how the operation is emitted
+	name   string // the kind's stem: Add, Sub, ...
+	symbol string // the operator, for the handler's comment
+	insn   string // the x86 instruction, without its size suffix
+	kind   int    // how the operation is emitted
 }
 
 const (
@@ -79,16 +80,16 @@ const (
 )
 
 var aluOps = []aluOp{
-	{"Add", "ADD", binary},
-	{"Sub", "SUB", binary},
-	{"Mul", "IMUL", binary},
-	{"Or", "OR", binary},
-	{"And", "AND", binary},
-	{"Xor", "XOR", binary},
-	{"Lsh", "SHL", shift},
-	{"Rsh", "SHR", shift},
-	{"Arsh", "SAR", shift},
-	{"Mov", "MOV", move},
+	{"Add", "+", "ADD", binary},
+	{"Sub", "-", "SUB", binary},
+	{"Mul", "*", "IMUL", binary},
+	{"Or", "|", "OR", binary},
+	{"And", "&", "AND", binary},
+	{"Xor", "^", "XOR", binary},
+	{"Lsh", "<<", "SHL", shift},
+	{"Rsh", ">>", "SHR", shift},
+	{"Arsh", "s>>", "SAR", shift},
+	{"Mov", "", "MOV", move},
 }
 
 // conditions maps a jump kind's stem to the x86 condition that takes it
@@ -194,7 +195,7 @@ TEXT ·fxToGo(SB), NOSPLIT, $0-0
 		for _, op := range aluOps {
 			for _, src := range []string{"K", "X"} {
 				kind := "k" + op.name + width + src
-				g.handler(kind, fmt.Sprintf("%s: dst %s= %s, %s-bit", kind, op.name, map[string]string{"K": "imm", "X": "src"}[src], width))
+				g.handler(kind, fmt.Sprintf("%s: dst %s= %s, %s-bit", kind, op.symbol, map[string]string{"K": "imm", "X": "src"}[src], width))
 				g.p("\tMOVBLZX 1(SI), AX")
 				operand := "8(SI)" // the immediate, sign-extended to 64 bits
 				if src == "X" {
@@ -214,9 +215,6 @@ TEXT ·fxToGo(SB), NOSPLIT, $0-0
 					if src == "K" {
 						g.p("\t%s 8(SI), BX", load)
 						operand = "BX"
-					}
-					if width == "32" && src == "X" {
-						// CX already holds the zero-extended low half.
 					}
 				case binary:
 					g.p("\t%s REG(AX), BX", load)
