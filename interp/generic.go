@@ -123,11 +123,7 @@ func (s *state) generic(ins *insn) error {
 		size := accessSize(op)
 		p := translate(s.regions, regs[ins.src&15]+uint64(int64(ins.off)), size)
 		if p == nil {
-			if err := s.contextAccess(ins); err != nil { // or a fault
-				return err
-			}
-			s.pc = next
-			return nil
+			return s.contextStep(ins, next) // a context access, or a fault
 		}
 		d := &regs[ins.dst&15]
 		switch op {
@@ -153,11 +149,7 @@ func (s *state) generic(ins *insn) error {
 		size := accessSize(op)
 		p := translateW(s.regions, regs[ins.dst&15]+uint64(int64(ins.off)), size)
 		if p == nil {
-			if err := s.contextAccess(ins); err != nil { // or a fault
-				return err
-			}
-			s.pc = next
-			return nil
+			return s.contextStep(ins, next) // a context access, or a fault
 		}
 		v := uint64(ins.imm)
 		if cls == stx {
@@ -257,6 +249,16 @@ func (s *state) jump(ins *insn, off int) error {
 	if off < 0 && s.n >= s.limit {
 		return s.checkpoint(pc)
 	}
+	return nil
+}
+
+// contextStep runs a load or store that missed the region table (see
+// contextAccess) and moves s.pc to next.
+func (s *state) contextStep(ins *insn, next int) error {
+	if err := s.contextAccess(ins); err != nil {
+		return err
+	}
+	s.pc = next
 	return nil
 }
 
