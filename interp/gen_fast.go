@@ -350,8 +350,10 @@ TEXT ·fxToGo(SB), NOSPLIT, $0-0
 		}
 	}
 
-	sizes := []struct{ name, store string }{{"B", "MOVB"}, {"H", "MOVW"}, {"W", "MOVL"}, {"DW", "MOVQ"}}
-	bytesOf := map[string]int{"B": 1, "H": 2, "W": 4, "DW": 8}
+	sizes := []struct {
+		name, store string
+		size        int
+	}{{"B", "MOVB", 1}, {"H", "MOVW", 2}, {"W", "MOVL", 4}, {"DW", "MOVQ", 8}}
 	loads := []struct {
 		name, load, ext string
 		size            int
@@ -377,9 +379,9 @@ TEXT ·fxToGo(SB), NOSPLIT, $0-0
 			if st == "St" {
 				what = "imm"
 			}
-			g.handler(kind, fmt.Sprintf("%s: *(size %d *)(dst + off) = %s", kind, bytesOf[sz.name], what))
+			g.handler(kind, fmt.Sprintf("%s: *(size %d *)(dst + off) = %s", kind, sz.size, what))
 			g.p("\tMOVBLZX 1(SI), AX")
-			g.translate(bytesOf[sz.name], true)
+			g.translate(sz.size, true)
 			if st == "Stx" {
 				g.p("\tMOVBLZX 2(SI), AX")
 				g.p("\tMOVQ REG(AX), CX")
