@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"sync"
 	"testing"
@@ -261,6 +262,42 @@ func TestCancellation(t *testing.T) {
 	require.Equal(t, vm.FaultCancelled, f.Kind)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Less(t, time.Since(start), 2*time.Second)
+}
+
+// TestCancellationBound checks the bound vm.Machine.Ctx documents: a
+// cancelled run stops within pollInterval instructions plus one forward
+// pass, whether its loop is a backward jump or a call, in both loops.
+func TestCancellationBound(t *testing.T) {
+	programs := map[string][]isa.Instruction{
+		"backward jump": {isa.ALUAdd.Imm(isa.R0, 1), isa.Ja(-2), isa.Return()},
+		"call": {
+			isa.ALUAdd.Imm(isa.R0, 1),
+			isa.LocalCall(1),
+			isa.Ja(-3),
+			isa.ALUAdd.Imm(isa.R1, 1),
+			isa.Return(),
+		},
+	}
+	for name, insns := range programs {
+		for _, fast := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/fast=%v", name, fast), func(t *testing.T) {
+				defer SetFast(SetFast(fast))
+				ctx, cancel := context.WithCancel(context.Background())
+				cancel()
+				p, err := vm.NewProgram(insns, vm.ProgramOptions{})
+				require.NoError(t, err)
+				m := vm.NewMachine(nil)
+				m.Budget = math.MaxUint64
+				m.Ctx = ctx
+				_, err = New(p).Run(m)
+				var f *vm.Fault
+				require.ErrorAs(t, err, &f)
+				require.Equal(t, vm.FaultCancelled, f.Kind)
+				require.ErrorIs(t, err, context.Canceled)
+				require.LessOrEqual(t, m.Executed, uint64(pollInterval+len(insns)))
+			})
+		}
+	}
 }
 
 func TestLocalCalls(t *testing.T) {

@@ -51,7 +51,11 @@ type Machine struct {
 	// program's length in slots.
 	Budget   uint64
 	Executed uint64
-	// Ctx, if not nil, cancels the run; engines poll it periodically.
+	// Ctx, if not nil, cancels the run. Engines poll it at the first
+	// backward jump or call after every 65,536 instructions and at every
+	// callback, so a cancelled run stops within that many instructions
+	// plus one forward pass over the program (a check at every backward
+	// jump would cost more than a short loop's iteration).
 	Ctx context.Context
 	// CPU is the virtual CPU the run is pinned to (per-CPU maps).
 	CPU int
