@@ -326,6 +326,11 @@ func runRun(e *env, args []string) error {
 		return err
 	}
 	defer l.coll.Close()
+	if f.engine == ebpfvm.EngineJIT.String() && l.prog.Engine() != ebpfvm.EngineJIT {
+		// Results are the interpreter's: say so rather than let a
+		// script believe it compared two engines.
+		fmt.Fprintf(e.stderr, "ebpfvm run: note: the JIT is not implemented yet; the %s engine ran the program\n", l.prog.Engine())
+	}
 
 	opts := &ebpfvm.RunOptions{Budget: f.budget, AnyCPU: true}
 	if f.pcap != "" {

@@ -35,6 +35,20 @@ func TestRunPrintsR0(t *testing.T) {
 	require.Equal(t, "3\n", r.stdout)
 }
 
+// TestRunJITFallback: until the JIT exists, --engine jit runs the
+// interpreter, with the same output and a note on stderr saying so.
+func TestRunJITFallback(t *testing.T) {
+	file := filepath.Join(shared.Dir(t, "conformance/tests"), "subnet.data")
+	r := runCLI(t, "", "run", "--engine", "jit", "--json", file)
+	require.Equal(t, 0, r.code, r.stderr)
+	require.JSONEq(t, `{"r0": 1, "error": "", "insns": 10}`, r.stdout)
+	require.Contains(t, r.stderr, "the JIT is not implemented yet; the interp engine ran the program")
+
+	r = runCLI(t, "", "run", "--json", file)
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Empty(t, r.stderr)
+}
+
 func TestRunExitCodes(t *testing.T) {
 	loop := writeFile(t, "loop.s", []byte("r0 = 0\nloop:\nr0 += 1\ngoto loop\n"))
 	r := runCLI(t, "", "run", "--budget", "100", "--json", loop)
