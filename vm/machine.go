@@ -246,15 +246,22 @@ func (m *Machine) describe(addr uint64) string {
 		if m.names[id] == "" {
 			return fmt.Sprintf("region %d is not mapped", id)
 		}
-		return fmt.Sprintf("%s, %d bytes", m.names[id], m.Regions[id].Len)
+		return m.names[id] + ", " + byteCount(m.Regions[id].Len)
 	case id >= MapHandleRegion && id < MapHandleRegion+0x1000_0000:
 		return "a map pointer is not dereferenceable"
 	case id == CodeRegion:
 		return "a function pointer is not dereferenceable"
 	case int(id) < len(m.Regions):
-		return fmt.Sprintf("%s, %d bytes", m.space.RegionName(id), m.Regions[id].Len)
+		return m.space.RegionName(id) + ", " + byteCount(m.Regions[id].Len)
 	}
 	return fmt.Sprintf("region %#x is not mapped", id)
+}
+
+func byteCount(n uint32) string {
+	if n == 1 {
+		return "1 byte"
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // Slice returns the VM memory [addr, addr+n) as a slice that aliases it, for

@@ -77,7 +77,12 @@ func TestTranslate(t *testing.T) {
 	}
 
 	f := m.MemFault(FaultNotWritable, Addr(id, 8), 8)
-	require.Contains(t, f.Error(), "rodata")
+	require.Contains(t, f.Error(), "(rodata, 16 bytes)")
+	one, err := NewRegion(AlignedBytes(8)[:1], PermRW)
+	require.NoError(t, err)
+	require.NoError(t, m.SetRegion(RegionScratch, "scratch", one))
+	f = m.MemFault(FaultOutOfBounds, Addr(RegionScratch, 1), 1)
+	require.Contains(t, f.Error(), "(scratch, 1 byte)")
 	f = m.MemFault(FaultOutOfBounds, MapHandle(0), 1)
 	require.Contains(t, f.Error(), "map pointer")
 	require.Error(t, m.SetRegion(RegionStack, "x", Region{}))
