@@ -351,6 +351,66 @@ func TestXDPHelpers(t *testing.T) {
 	})
 }
 
+// TestXDPTailroom: the packet region ends at data_end and moves with
+// bpf_xdp_adjust_tail; bytes the packet grows by read as zero even where
+// an earlier run on the same machine wrote, and past data_end is out of
+// bounds (for a program run without the verifier).
+func TestXDPTailroom(t *testing.T) {
+	pkt := make([]byte, 60)
+	m := vm.NewMachine(nil)
+	run := func(src string) (uint64, error) {
+		t.Helper()
+		insns, err := asm.Assemble(t.Name()+".s", src)
+		require.NoError(t, err)
+		p, err := vm.NewProgram(insns, vm.ProgramOptions{Helpers: Standard().Table(nil)})
+		require.NoError(t, err)
+		m.Reset()
+		m.Env = &Env{}
+		r, err := progtype.XDP.Setup(m, &progtype.Input{Data: pkt})
+		require.NoError(t, err)
+		return interp.New(p).Run(m, r.Args[:]...)
+	}
+	// Grow by 8, then read (or, with a store, first write -1 to) the new
+	// last 8 bytes.
+	grow := func(store string) string {
+		return `
+			r6 = r1
+			r2 = 8
+			call 65
+			r3 = *(u32 *)(r6 + 4)
+			r3 -= 8
+			` + store + `
+			r0 = *(u64 *)(r3 + 0)
+			exit`
+	}
+	r0, err := run(grow("*(u64 *)(r3 + 0) = -1"))
+	require.NoError(t, err)
+	require.Equal(t, ^uint64(0), r0)
+	r0, err = run(grow(""))
+	require.NoError(t, err)
+	require.Zero(t, r0, "grown bytes read as zero after a run that wrote there")
+
+	past := `
+		r3 = *(u32 *)(r1 + 4)
+		r0 = *(u8 *)(r3 + 0)
+		exit`
+	_, err = run(past)
+	var f *vm.Fault
+	require.ErrorAs(t, err, &f)
+	require.Equal(t, vm.FaultOutOfBounds, f.Kind, "%v", err)
+
+	shrunk := `
+		r6 = r1
+		r2 = -8
+		call 65
+		r3 = *(u32 *)(r6 + 4)
+		r0 = *(u8 *)(r3 + 7)
+		exit`
+	_, err = run(shrunk)
+	require.ErrorAs(t, err, &f)
+	require.Equal(t, vm.FaultOutOfBounds, f.Kind, "%v", err)
+}
+
 func TestSkbLoadBytes(t *testing.T) {
 	pkt := []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19}
 	src := `

@@ -78,8 +78,7 @@ func xdpAdjustHead(m *vm.Machine, _, delta, _, _, _ uint64) (uint64, error) {
 		return errno(unix.EINVAL), nil
 	}
 	if meta > 0 {
-		buf := m.Regions[vm.RegionData].Bytes()
-		copy(buf[int64(m.DataMeta)+d:], buf[m.DataMeta:m.DataStart])
+		copy(m.Packet[int64(m.DataMeta)+d:], m.Packet[m.DataMeta:m.DataStart])
 	}
 	m.DataMeta = uint32(int64(m.DataMeta) + d)
 	m.DataStart = uint32(data)
@@ -108,10 +107,7 @@ func xdpAdjustTail(m *vm.Machine, _, delta, _, _, _ uint64) (uint64, error) {
 	if end > int64(m.PacketCeil) || end < int64(m.DataStart)+ethHeaderLen {
 		return errno(unix.EINVAL), nil
 	}
-	if d > 0 {
-		clear(m.Regions[vm.RegionData].Bytes()[m.DataEnd:end])
-	}
-	m.DataEnd = uint32(end)
+	m.SetDataEnd(uint32(end))
 	return 0, nil
 }
 

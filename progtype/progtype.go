@@ -166,14 +166,15 @@ func (c *cache) buffer(n int) []byte {
 }
 
 // setupPacket copies a packet into a buffer of headroom + len + tailroom
-// bytes (8-byte aligned, zero outside the packet) installed as RegionData,
-// and sets the machine's packet bounds.
+// bytes (8-byte aligned, the headroom zeroed) and installs the buffer up to
+// the packet's end as RegionData (vm.Machine.Packet: the tailroom is
+// mapped, and zeroed, only as a helper grows the packet into it), and sets
+// the machine's packet bounds.
 func setupPacket(m *vm.Machine, pkt []byte, headroom, tailroom, floor int) ([]byte, error) {
 	buf := cacheOf(m).buffer(headroom + len(pkt) + tailroom)
 	clear(buf[:headroom])
 	copy(buf[headroom:], pkt)
-	clear(buf[headroom+len(pkt):])
-	r, err := vm.NewRegion(buf, vm.PermRW)
+	r, err := vm.NewRegion(buf[:headroom+len(pkt)], vm.PermRW)
 	if err != nil {
 		return nil, err
 	}
@@ -185,6 +186,7 @@ func setupPacket(m *vm.Machine, pkt []byte, headroom, tailroom, floor int) ([]by
 	m.DataEnd = uint32(headroom + len(pkt))
 	m.PacketFloor = uint32(floor)
 	m.PacketCeil = uint32(headroom + len(pkt) + tailroom)
+	m.Packet = buf
 	return buf, nil
 }
 

@@ -94,6 +94,12 @@ type Machine struct {
 	// DataEnd not above PacketCeil (the kernel's xdp_frame and
 	// skb_shared_info reservations).
 	PacketFloor, PacketCeil uint32
+	// Packet is the whole buffer behind RegionData, of which the region
+	// maps only the first DataEnd bytes: what lies past the packet's end
+	// is not the program's to read or write (the kernel's verifier
+	// refuses such accesses; here they fault), so it need not be cleared
+	// for every run. SetDataEnd moves the end and the region with it.
+	Packet []byte
 
 	// PreserveR0 is set by a helper that must leave r0 as it was (a failed
 	// tail call, as in the kernel); the engine clears it.
@@ -196,6 +202,7 @@ func (m *Machine) Reset() {
 	m.Context = nil
 	m.DataMeta, m.DataStart, m.DataEnd = 0, 0, 0
 	m.PacketFloor, m.PacketCeil = 0, 0
+	m.Packet = nil
 	m.PreserveR0 = false
 	m.caller = nil
 }
@@ -255,6 +262,17 @@ func (m *Machine) describe(addr uint64) string {
 		return m.space.RegionName(id) + ", " + byteCount(m.Regions[id].Len)
 	}
 	return fmt.Sprintf("region %#x is not mapped", id)
+}
+
+// SetDataEnd moves the packet's end to end (at most len(m.Packet)), and
+// RegionData's end with it; bytes it grows the packet by read as zero, as
+// in the kernel.
+func (m *Machine) SetDataEnd(end uint32) {
+	if end > m.DataEnd {
+		clear(m.Packet[m.DataEnd:end])
+	}
+	m.DataEnd = end
+	m.Regions[RegionData].Len = end
 }
 
 func byteCount(n uint32) string {
