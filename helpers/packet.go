@@ -104,10 +104,9 @@ func xdpAdjustMeta(m *vm.Machine, _, delta, _, _, _ uint64) (uint64, error) {
 func xdpAdjustTail(m *vm.Machine, _, delta, _, _, _ uint64) (uint64, error) {
 	d := int64(int32(delta))
 	end := int64(m.DataEnd) + d
-	if end > int64(m.PacketCeil) || end < int64(m.DataStart)+ethHeaderLen {
+	if end > int64(m.PacketCeil) || end < int64(m.DataStart)+ethHeaderLen || !m.SetDataEnd(uint32(end)) {
 		return errno(unix.EINVAL), nil
 	}
-	m.SetDataEnd(uint32(end))
 	return 0, nil
 }
 

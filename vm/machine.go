@@ -264,15 +264,19 @@ func (m *Machine) describe(addr uint64) string {
 	return fmt.Sprintf("region %#x is not mapped", id)
 }
 
-// SetDataEnd moves the packet's end to end (at most len(m.Packet)), and
-// RegionData's end with it; bytes it grows the packet by read as zero, as
-// in the kernel.
-func (m *Machine) SetDataEnd(end uint32) {
+// SetDataEnd moves the packet's end to end, and RegionData's end with it;
+// bytes it grows the packet by read as zero, as in the kernel. It reports
+// false, and changes nothing, if end lies past m.Packet.
+func (m *Machine) SetDataEnd(end uint32) bool {
+	if uint64(end) > uint64(len(m.Packet)) {
+		return false
+	}
 	if end > m.DataEnd {
 		clear(m.Packet[m.DataEnd:end])
 	}
 	m.DataEnd = end
 	m.Regions[RegionData].Len = end
+	return true
 }
 
 func byteCount(n uint32) string {

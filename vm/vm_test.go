@@ -213,6 +213,33 @@ func TestNewProgram(t *testing.T) {
 	require.Nil(t, p.Helper(5))
 }
 
+func TestSetDataEnd(t *testing.T) {
+	m := NewMachine(nil)
+	require.False(t, m.SetDataEnd(1), "no packet buffer: nothing to grow into")
+	buf := AlignedBytes(32)
+	for i := range buf {
+		buf[i] = 0xee
+	}
+	r, err := NewRegion(buf[:16], PermRW)
+	require.NoError(t, err)
+	require.NoError(t, m.SetRegion(RegionData, "packet", r))
+	m.Packet, m.DataEnd = buf, 16
+
+	require.True(t, m.SetDataEnd(24))
+	require.Equal(t, uint32(24), m.Regions[RegionData].Len)
+	require.Equal(t, make([]byte, 8), buf[16:24], "grown bytes are zeroed")
+	require.Equal(t, byte(0xee), buf[24], "bytes past the new end are left alone")
+
+	require.True(t, m.SetDataEnd(10))
+	require.Equal(t, uint32(10), m.Regions[RegionData].Len)
+	require.Equal(t, byte(0xee), buf[9])
+	_, kind := m.Translate(Addr(RegionData, 10), 1, false)
+	require.Equal(t, FaultOutOfBounds, kind, "past the packet's end")
+
+	require.False(t, m.SetDataEnd(33))
+	require.Equal(t, uint32(10), m.DataEnd)
+}
+
 func TestMachineCallAndPoll(t *testing.T) {
 	m := NewMachine(nil)
 	_, err := m.Call(0x1234)
