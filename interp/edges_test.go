@@ -133,20 +133,6 @@ func TestRegionEdges(t *testing.T) {
 	// A length that is no multiple of the access sizes.
 	regions = append(regions, regionCase{n: 3})
 
-	fastModes := []bool{false}
-	if haveFast {
-		fastModes = append(fastModes, true)
-	}
-	helper := func(m *vm.Machine, r1, r2, _, _, _ uint64) (uint64, error) {
-		b, err := m.Slice(r1, r2, true)
-		if err != nil {
-			return 0, err
-		}
-		for i := range b {
-			b[i] = 0x5a
-		}
-		return 0, nil
-	}
 	runs := 0
 	for _, rc := range regions {
 		name := fmt.Sprintf("n=%d/atEnd=%v/readOnly=%v/shared=%v", rc.n, rc.atEnd, rc.readOnly, rc.shared)
@@ -174,7 +160,7 @@ func TestRegionEdges(t *testing.T) {
 					offsets = append(offsets, off)
 				}
 			}
-			for _, fast := range fastModes {
+			for _, fast := range loops() {
 				for _, acc := range edgeAccesses() {
 					for _, off := range offsets {
 						for _, inInsn := range []bool{false, true} {
@@ -207,7 +193,7 @@ func TestRegionEdges(t *testing.T) {
 							insns = append(insns, acc.insns(insOff, old)...)
 							insns = append(insns, isa.Return())
 							helpers := make([]vm.HelperFunc, edgeHelper+1)
-							helpers[edgeHelper] = helper
+							helpers[edgeHelper] = filler(0x5a)
 							p, err := vm.NewProgram(insns, vm.ProgramOptions{Helpers: helpers})
 							require.NoError(t, err)
 							prev := SetFast(fast)
@@ -261,6 +247,14 @@ func guarded(t *testing.T, b []byte, atEnd, readOnly bool) []byte {
 	return out
 }
 
+// loops is the fast settings that select each loop this platform has.
+func loops() []bool {
+	if haveFast {
+		return []bool{false, true}
+	}
+	return []bool{false}
+}
+
 func leUint(b []byte, n int) uint64 {
 	var buf [8]byte
 	copy(buf[:], b[:n])
@@ -285,12 +279,8 @@ func TestLegacyLoadEdges(t *testing.T) {
 	mem := guarded(t, orig, true, false)
 	region, err := vm.NewRegion(mem, vm.PermRW)
 	require.NoError(t, err)
-	fastModes := []bool{false}
-	if haveFast {
-		fastModes = append(fastModes, true)
-	}
 	sizes := map[int]isa.Size{1: isa.SizeB, 2: isa.SizeH, 4: isa.SizeW}
-	for _, fast := range fastModes {
+	for _, fast := range loops() {
 		for size, sz := range sizes {
 			for off := n - 6; off <= n+1; off++ {
 				for _, ind := range []bool{false, true} {

@@ -49,6 +49,21 @@ func withBudget(n uint64) func(*vm.ProgramOptions, *vm.Machine) {
 	return func(_ *vm.ProgramOptions, m *vm.Machine) { m.Budget = n }
 }
 
+// filler is a helper that fills the r2 bytes at r1 with b, through
+// vm.Machine.Slice.
+func filler(b byte) vm.HelperFunc {
+	return func(m *vm.Machine, r1, r2, _, _, _ uint64) (uint64, error) {
+		mem, err := m.Slice(r1, r2, true)
+		if err != nil {
+			return 0, err
+		}
+		for i := range mem {
+			mem[i] = b
+		}
+		return 0, nil
+	}
+}
+
 func mov64(dst isa.Register, v int64) isa.Instruction { return isa.LoadImm64(dst, v) }
 
 func TestALUSemantics(t *testing.T) {
@@ -349,17 +364,7 @@ func TestHelpers(t *testing.T) {
 	failing := func(m *vm.Machine, r1, r2, r3, r4, r5 uint64) (uint64, error) {
 		return 0, errors.New("host says no")
 	}
-	writer := func(m *vm.Machine, r1, r2, r3, r4, r5 uint64) (uint64, error) {
-		b, err := m.Slice(r1, r2, true)
-		if err != nil {
-			return 0, err
-		}
-		for i := range b {
-			b[i] = 0xab
-		}
-		return 0, nil
-	}
-	h := withHelpers(map[int]vm.HelperFunc{1: add, 2: failing, 3: writer})
+	h := withHelpers(map[int]vm.HelperFunc{1: add, 2: failing, 3: filler(0xab)})
 
 	r0, _, _, err := runRaw(t, []isa.Instruction{
 		isa.ALUMov.Imm(isa.R1, 1), isa.ALUMov.Imm(isa.R2, 2), isa.ALUMov.Imm(isa.R3, 3), isa.ALUMov.Imm(isa.R4, 4), isa.ALUMov.Imm(isa.R5, 5),
